@@ -1,0 +1,152 @@
+"""Deadlines: who owes what by when.
+
+The guidance's durations ("within 2 weeks of the site visit", "8 weeks to undertake
+the agreed improvements") are a policy. A case records the policy it was opened
+under, so changing the policy never rewrites an existing case. "Within N weeks of
+D" means on or before D + 7N days.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from enum import StrEnum
+
+
+class Obligation(StrEnum):
+    """Something one party owes the process."""
+
+    PLAN_SUBMISSION = "plan_submission"
+    PLAN_REVIEW = "plan_review"
+    PLAN_RESUBMISSION = "plan_resubmission"
+    EVIDENCE_SUBMISSION = "evidence_submission"
+    FURTHER_DETAILS = "further_details"
+    EVIDENCE_JUDGEMENT = "evidence_judgement"
+
+    @property
+    def owed_by(self) -> Party:
+        return _OWED_BY[self]
+
+
+class Party(StrEnum):
+    """Who owes an obligation."""
+
+    ORGANISATION = "organisation"
+    LEAD_REVIEWER = "lead_reviewer"
+
+
+_OWED_BY = {
+    Obligation.PLAN_SUBMISSION: Party.ORGANISATION,
+    Obligation.PLAN_REVIEW: Party.LEAD_REVIEWER,
+    Obligation.PLAN_RESUBMISSION: Party.ORGANISATION,
+    Obligation.EVIDENCE_SUBMISSION: Party.ORGANISATION,
+    Obligation.FURTHER_DETAILS: Party.ORGANISATION,
+    Obligation.EVIDENCE_JUDGEMENT: Party.LEAD_REVIEWER,
+}
+
+
+@dataclass(frozen=True)
+class DeadlinePolicy:
+    """Calendar days allowed for each obligation, counted from the day it arises."""
+
+    plan_submission_days: int = 14  # guidance: plan "within 2 weeks of the site visit"
+    plan_review_days: int = 14  # guidance: reviewed "within 2 weeks of receiving it"
+    plan_resubmission_days: int = 14  # not in the guidance: a CES policy setting
+    evidence_submission_days: int = 56  # guidance: "8 weeks" after approval
+    further_details_days: int = 14  # not in the guidance: a CES policy setting
+    evidence_judgement_days: int = 14  # guidance: evidence checked "within 2 weeks"
+
+    def __post_init__(self) -> None:
+        for name, days in self.__dict__.items():
+            if not isinstance(days, int) or not 1 <= days <= 366:
+                raise ValueError(f"{name} must be a whole number of days from 1 to 366")
+
+    def days_for(self, obligation: Obligation) -> int:
+        return getattr(self, f"{obligation.value}_days")
+
+    def due(self, obligation: Obligation, arises_on: date) -> date:
+        return arises_on + timedelta(days=self.days_for(obligation))
+
+
+class Closure(StrEnum):
+    """How an obligation stopped being open."""
+
+    MET = "met"
+    MISSED = "missed"  # the evidence deadline passed: the case lapsed
+    WITHDRAWN = "withdrawn"  # no longer needed (e.g. the lead reviewer judged without further details)
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """One obligation on one case: open from ``opened_on`` until it is closed."""
+
+    obligation: Obligation
+    opened_on: date
+    due_on: date
+    closed_on: date | None = None
+    closure: Closure | None = None
+
+    @property
+    def owed_by(self) -> Party:
+        return self.obligation.owed_by
+
+    @property
+    def is_open(self) -> bool:
+        return self.closure is None
+
+    @property
+    def met_on(self) -> date | None:
+        return self.closed_on if self.closure is Closure.MET else None
+
+    def is_overdue_on(self, day: date) -> bool:
+        """Overdue on ``day`` when ``day`` is after the due date and it was still open that day."""
+        return day > self.due_on and (self.closed_on is None or self.closed_on > day)
+
+    def close(self, on: date, how: Closure) -> Deadline:
+        return replace(self, closed_on=on, closure=how)
+
+
+def open_deadline(deadlines: tuple[Deadline, ...], obligation: Obligation) -> Deadline | None:
+    """The open instance of ``obligation``, if any (at most one is ever open)."""
+    return next((d for d in deadlines if d.obligation is obligation and d.is_open), None)
+
+
+def closing(
+    deadlines: tuple[Deadline, ...], obligations: tuple[Obligation, ...], on: date, how: Closure
+) -> tuple[Deadline, ...]:
+    """Close whichever of ``obligations`` are open."""
+    return tuple(
+        d.close(on, how) if d.is_open and d.obligation in obligations else d for d in deadlines
+    )
+
+
+def extending(deadlines: tuple[Deadline, ...], obligation: Obligation, to: date) -> tuple[Deadline, ...]:
+    return tuple(
+        replace(d, due_on=to) if d.is_open and d.obligation is obligation else d for d in deadlines
+    )
+
+
+@dataclass(frozen=True)
+class DeadlineChanges:
+    """What one event does to a case's obligations: which close, which open, which move.
+
+    Events describe this themselves, so the aggregate and the deadline read model
+    apply one and the same rule.
+    """
+
+    on: date
+    met: tuple[Obligation, ...] = ()
+    missed: tuple[Obligation, ...] = ()
+    withdrawn: tuple[Obligation, ...] = ()
+    opened: tuple[tuple[Obligation, date], ...] = ()
+    extended: tuple[Obligation, date] | None = None
+
+    def applied_to(self, deadlines: tuple[Deadline, ...]) -> tuple[Deadline, ...]:
+        result = tuple(deadlines)
+        for obligations, how in (
+            (self.met, Closure.MET), (self.missed, Closure.MISSED), (self.withdrawn, Closure.WITHDRAWN)
+        ):
+            result = closing(result, obligations, self.on, how)
+        if self.extended is not None:
+            result = extending(result, *self.extended)
+        return result + tuple(Deadline(o, self.on, due_on) for o, due_on in self.opened)
