@@ -1,0 +1,141 @@
+"""QualityMarkCases: the application that records and answers for improvement cases."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import structlog
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, JSONTranscoder
+from eventsourcing.popo import POPOApplicationRecorder
+
+from application.commands import CaseCommand, CommandContext, HoldSiteVisit
+from application.errors import (
+    CaseNotFound,
+    IdempotencyKeyReused,
+    VersionConflict,
+    VersionNotFound,
+)
+from application.idempotency import IdempotencyRecord, InMemoryCaseRecorder, RecordsIdempotency
+from application.transcodings import register_domain_transcodings
+from domain.case import Case
+
+log = structlog.get_logger(__name__)
+
+# A command without an expected version that loses a race is re-run on the fresh
+# state a few times (it may then be refused as out of order); with one, it is a conflict.
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What a command answers: the case and its new version (``replayed`` for a repeated key)."""
+
+    case_id: UUID
+    version: int
+    replayed: bool = False
+
+
+class QualityMarkCases(Application[UUID]):
+    """Records every action on a case as events, and rebuilds cases from them."""
+
+    name = "cases"  # tables cases_events, cases_snapshots; env prefix CASES_
+    env = {"AGGREGATE_CACHE_MAXSIZE": "1000"}
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        register_domain_transcodings(transcoder)
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        recorder = super().construct_recorder()
+        if type(recorder) is POPOApplicationRecorder:
+            return InMemoryCaseRecorder()
+        return recorder
+
+    # ---- commands ------------------------------------------------------------------------
+
+    def open_case(self, cmd: HoldSiteVisit, ctx: CommandContext) -> CommandResult:
+        """Site visit held: open a case."""
+        replayed = self._first_answer(ctx)
+        if replayed:
+            return replayed
+        case = cmd.open_case(ctx)
+        self._save(case, ctx)
+        log.info("case_opened", case_id=str(case.id), level=case.level, unmet=len(case.unmet_indicators))
+        return CommandResult(case.id, case.version)
+
+    def execute(self, cmd: CaseCommand, ctx: CommandContext) -> CommandResult:
+        """Run one command on an existing case: load, check the guards, decide, save."""
+        replayed = self._first_answer(ctx)
+        if replayed:
+            return replayed
+        for _ in range(MAX_ATTEMPTS):
+            case = self.get_case(cmd.case_id)
+            if ctx.expected_version is not None and case.version != ctx.expected_version:
+                raise VersionConflict(cmd.case_id, ctx.expected_version, case.version)
+            cmd.apply_to(case, ctx)
+            try:
+                self._save(case, ctx)
+            except IntegrityError:
+                replayed = self._first_answer(ctx)  # the same request, racing itself, won
+                if replayed:
+                    return replayed
+                if ctx.expected_version is not None:
+                    raise VersionConflict(cmd.case_id, ctx.expected_version, None) from None
+                log.info("command_retried_after_conflict", case_id=str(cmd.case_id))
+                continue
+            log.info("command_recorded", command=type(cmd).__name__, case_id=str(case.id), version=case.version)
+            return CommandResult(case.id, case.version)
+        raise VersionConflict(cmd.case_id, None, None)
+
+    # ---- queries -------------------------------------------------------------------------
+
+    def get_case(self, case_id: UUID, version: int | None = None) -> Case:
+        """The case now, or after its first ``version`` events."""
+        if version is not None and version < 1:
+            raise VersionNotFound(case_id, version, self._latest_version(case_id))
+        try:
+            case = self.repository.get(case_id, version=version)
+        except AggregateNotFoundError:
+            raise CaseNotFound(case_id) from None
+        if version is not None and case.version < version:
+            raise VersionNotFound(case_id, version, case.version)
+        return case
+
+    def history(self, case_id: UUID) -> Sequence[Case.Event]:
+        """The case's events, oldest first."""
+        events = list(self.events.get(case_id))
+        if not events:
+            raise CaseNotFound(case_id)
+        return events
+
+    # ---- helpers ---------------------------------------------------------------------------
+
+    def _save(self, case: Case, ctx: CommandContext) -> None:
+        kwargs: dict[str, Any] = {}
+        if ctx.idempotency_key is not None:
+            kwargs["idempotency"] = IdempotencyRecord(
+                ctx.actor.principal, ctx.idempotency_key, ctx.request_hash or "", case.id, case.version
+            )
+        self.save(case, **kwargs)
+
+    def _first_answer(self, ctx: CommandContext) -> CommandResult | None:
+        if ctx.idempotency_key is None:
+            return None
+        if not isinstance(self.recorder, RecordsIdempotency):
+            raise TypeError(f"{type(self.recorder).__name__} cannot record idempotency keys")
+        record = self.recorder.find_idempotency_record(ctx.actor.principal, ctx.idempotency_key)
+        if record is None:
+            return None
+        if record.request_hash != (ctx.request_hash or ""):
+            raise IdempotencyKeyReused(ctx.idempotency_key)
+        return CommandResult(record.case_id, record.version, replayed=True)
+
+    def _latest_version(self, case_id: UUID) -> int:
+        events = list(self.events.get(case_id, desc=True, limit=1))
+        if not events:
+            raise CaseNotFound(case_id)
+        return events[0].originator_version
