@@ -9,7 +9,7 @@ from uuid import UUID
 
 import structlog
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import ApplicationRecorder, IntegrityError, JSONTranscoder
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Transcoder
 from eventsourcing.popo import POPOApplicationRecorder
 
 from application.commands import CaseCommand, CommandContext, HoldSiteVisit
@@ -20,7 +20,7 @@ from application.errors import (
     VersionNotFound,
 )
 from application.idempotency import IdempotencyRecord, InMemoryCaseRecorder, RecordsIdempotency
-from application.transcodings import register_domain_transcodings
+from application.transcodings import CaseTranscoder
 from domain.case import Case
 
 log = structlog.get_logger(__name__)
@@ -45,9 +45,8 @@ class QualityMarkCases(Application[UUID]):
     name = "cases"  # tables cases_events, cases_snapshots; env prefix CASES_
     env = {"AGGREGATE_CACHE_MAXSIZE": "1000"}
 
-    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
-        super().register_transcodings(transcoder)
-        register_domain_transcodings(transcoder)
+    def construct_transcoder(self) -> Transcoder:
+        return CaseTranscoder()
 
     def construct_recorder(self) -> ApplicationRecorder:
         recorder = super().construct_recorder()

@@ -1,7 +1,7 @@
 """How the domain's values are written into stored events (JSON via the library's transcoder).
 
 They live beside the application because the library builds an application's
-transcoder inside ``Application.__init__`` (``register_transcodings``), in the
+transcoder inside ``Application.__init__`` (``construct_transcoder``), in the
 service and in every projection runner alike.
 """
 
@@ -12,7 +12,13 @@ from datetime import date
 from enum import Enum
 from typing import Any
 
-from eventsourcing.persistence import JSONTranscoder, Transcoding
+from eventsourcing.persistence import (
+    DatetimeAsISO,
+    DecimalAsStr,
+    JSONTranscoder,
+    Transcoding,
+    UUIDAsHex,
+)
 
 from domain.deadlines import Closure, Deadline, DeadlinePolicy, Obligation, Party
 from domain.indicators import UnmetIndicator
@@ -67,14 +73,37 @@ class DataclassAsDict(Transcoding):
     def decode(self, data: dict[str, Any]) -> Any:
         obj = object.__new__(self.type)
         for name in self.fields:
-            value = data.get(name)
-            object.__setattr__(obj, name, tuple(value) if isinstance(value, list) else value)
+            object.__setattr__(obj, name, as_tuples(data.get(name)))
         return obj
 
 
-def register_domain_transcodings(transcoder: JSONTranscoder) -> None:
-    transcoder.register(DateAsISO())
-    for enum in ENUMS:
-        transcoder.register(EnumAsValue(enum))
-    for cls in VALUE_OBJECTS:
-        transcoder.register(DataclassAsDict(cls))
+def as_tuples(value: Any) -> Any:
+    """JSON arrays back to the tuples the domain uses (it never holds lists)."""
+    if isinstance(value, list):
+        return tuple(as_tuples(item) for item in value)
+    return value
+
+
+class CaseTranscoder(JSONTranscoder):
+    """The library's JSON transcoder, knowing the domain's values, giving tuples for arrays.
+
+    Events and snapshots are rebuilt by assigning the decoded dict, with no
+    constructor to turn lists back into tuples, so the decoder does it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register(UUIDAsHex())
+        self.register(DecimalAsStr())
+        self.register(DatetimeAsISO())
+        self.register(DateAsISO())
+        for enum in ENUMS:
+            self.register(EnumAsValue(enum))
+        for cls in VALUE_OBJECTS:
+            self.register(DataclassAsDict(cls))
+
+    def decode(self, data: bytes) -> Any:
+        decoded = super().decode(data)
+        if isinstance(decoded, dict):
+            return {key: as_tuples(value) for key, value in decoded.items()}
+        return as_tuples(decoded)

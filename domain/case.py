@@ -286,7 +286,8 @@ class Case(Aggregate):
         _not_in_future("visit_date", visit_date, today)
         unmet = tuple(
             replace(row, indicator=indicator_code(
-                row.indicator, case_level=level, field=f"unmet_indicators.{i}.indicator"))
+                row.indicator, case_level=level, field=f"unmet_indicators.{i}.indicator"),
+                findings=required_text(row.findings, field=f"unmet_indicators.{i}.findings"))
             for i, row in enumerate(unmet_indicators)
         )
         check_covers_exactly([r.indicator for r in unmet], dict.fromkeys(r.indicator for r in unmet),

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from enum import StrEnum
+from enum import Enum
 
 
-class Obligation(StrEnum):
+class Obligation(Enum):
     """Something one party owes the process."""
 
     PLAN_SUBMISSION = "plan_submission"
@@ -28,7 +28,7 @@ class Obligation(StrEnum):
         return _OWED_BY[self]
 
 
-class Party(StrEnum):
+class Party(Enum):
     """Who owes an obligation."""
 
     ORGANISATION = "organisation"
@@ -68,7 +68,7 @@ class DeadlinePolicy:
         return arises_on + timedelta(days=self.days_for(obligation))
 
 
-class Closure(StrEnum):
+class Closure(Enum):
     """How an obligation stopped being open."""
 
     MET = "met"

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import Enum
 
 from domain.errors import InvalidInput, InvalidSignatory
 from domain.texts import IDENTIFIER_MAX, NAME_MAX, required_text
 
 
-class Role(StrEnum):
+class Role(Enum):
     """The part a principal plays when acting on a case."""
 
     ADMIN = "admin"
@@ -47,7 +47,7 @@ class Organisation:
         required_text(self.name, field="organisation.name", max_length=NAME_MAX)
 
 
-class SignatoryPosition(StrEnum):
+class SignatoryPosition(Enum):
     """Guidance: the plan "should be signed and dated by the chief executive or chair"."""
 
     CHIEF_EXECUTIVE = "chief_executive"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from enum import StrEnum
+from enum import Enum
 
 
-class Status(StrEnum):
+class Status(Enum):
     """The stage a case has reached."""
 
     AWAITING_PLAN = "awaiting_plan"
@@ -43,7 +43,7 @@ _DESCRIPTIONS = {
 }
 
 
-class Recommendation(StrEnum):
+class Recommendation(Enum):
     """The lead reviewer's recommendation to CES."""
 
     RECOMMENDED = "recommended"
