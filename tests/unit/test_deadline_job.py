@@ -1,0 +1,62 @@
+"""The deadline job lapses cases whose evidence is overdue, once."""
+
+from datetime import date, timedelta
+
+from application.cases import QualityMarkCases
+from application.deadline_job import run_deadline_job
+from application.demo import load_demo
+
+
+class EvidenceOverdueFromStore:
+    """Answers the deadline view's question by replaying every case (fine for a unit test)."""
+
+    def __init__(self, app: QualityMarkCases, case_ids):
+        self.app, self.case_ids = app, case_ids
+
+    def evidence_overdue_cases(self, day):
+        for case_id in self.case_ids:
+            case = self.app.get_case(case_id)
+            if any(d.obligation.value == "evidence_submission" and d.is_open and d.is_overdue_on(day)
+                   for d in case.deadlines):
+                yield case_id
+
+
+TODAY = date(2026, 11, 25)
+
+
+def test_evidence_overdue_case_lapses_and_a_second_run_records_nothing():
+    app = QualityMarkCases()
+    demo = {c.title: c.case_id for c in load_demo(app, today=TODAY)}
+    late = demo["Evidence overdue (the deadline job will lapse it)"]
+    view = EvidenceOverdueFromStore(app, list(demo.values()))
+
+    first = run_deadline_job(app, view, TODAY)
+    assert first.lapsed == [late]
+    assert app.get_case(late).status.value == "not_recommended"
+    head = app.recorder.max_notification_id()
+
+    second = run_deadline_job(app, view, TODAY)
+    assert second.lapsed == []
+    assert app.recorder.max_notification_id() == head
+
+
+def test_evidence_due_later_is_left_alone():
+    app = QualityMarkCases()
+    demo = {c.title: c.case_id for c in load_demo(app, today=TODAY)}
+    due = demo["Evidence due in 16 days"]
+    view = EvidenceOverdueFromStore(app, [due])
+    assert run_deadline_job(app, view, TODAY).lapsed == []
+    assert run_deadline_job(app, view, TODAY + timedelta(days=17)).lapsed == [due]
+
+
+def test_a_stale_view_naming_a_case_that_moved_on_is_skipped_not_failed():
+    app = QualityMarkCases()
+    demo = {c.title: c.case_id for c in load_demo(app, today=TODAY)}
+    awarded = demo["The guidance's example (3.1.4, 4.2.7): recommended and awarded"]
+
+    class StaleView:
+        def evidence_overdue_cases(self, day):
+            return [awarded]
+
+    result = run_deadline_job(app, StaleView(), TODAY)
+    assert result.skipped == [awarded] and result.lapsed == []
