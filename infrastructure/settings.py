@@ -1,0 +1,242 @@
+"""Service settings from ``PQASSO_*`` environment variables, and PostgreSQL URL helpers.
+
+``Settings.from_environ()`` is the only place that reads the environment; everything
+else receives a ``Settings`` (or a URL) explicitly, which keeps tests free of
+``monkeypatch.setenv``.  ``eventsourcing_env()`` translates a URL into the
+``POSTGRES_*`` mapping the eventsourcing library reads; pass it as the ``env=``
+argument of an ``Application`` so it beats stray ``os.environ`` values.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+DEFAULT_PORT = 5432
+_SCHEMES = ("postgresql", "postgres")
+# Only what eventsourcing can pass on. Anything else (sslmode, options...) would be
+# silently dropped on the way to the library, so we refuse it instead; libpq still
+# honours PGSSLMODE etc. from the process environment.
+_QUERY_KEYS = frozenset({"host", "port", "user", "password", "dbname"})
+
+
+class SettingsError(ValueError):
+    """A ``PQASSO_*`` variable holds an invalid value; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class PostgresUrl:
+    """The decoded parts of a ``postgresql://`` URL that the eventsourcing library needs.
+
+    ``host`` is either a host name / IP address or an absolute unix-socket directory.
+    """
+
+    user: str
+    password: str | None
+    host: str
+    port: int
+    dbname: str
+
+
+def _query_params(query: str) -> dict[str, str]:
+    # Not parse_qs: it turns "+" into a space, libpq does not (socket paths may contain "+").
+    params: dict[str, str] = {}
+    for item in filter(None, query.split("&")):
+        key, _, value = item.partition("=")
+        key = unquote(key)
+        if key in params:
+            raise ValueError(f"query parameter {key!r} is given twice")
+        params[key] = unquote(value)
+    return params
+
+
+def parse_database_url(url: str) -> PostgresUrl:
+    """Parse and validate a PostgreSQL URL; raise ``ValueError`` saying what is wrong.
+
+    Accepts ``postgresql://`` and ``postgres://``, percent-encoded user and password,
+    ``[ipv6]`` hosts, and a unix-socket directory as ``?host=/path`` or as a
+    percent-encoded host (``postgresql://%2Fvar%2Frun%2Fpostgresql/db``).
+    """
+    try:
+        parts = urlsplit(url.strip())
+        netloc_port = parts.port  # raises ValueError for non-numeric / out-of-range ports
+    except ValueError as exc:
+        raise ValueError(f"not a valid URL ({exc})") from None
+    if parts.scheme not in _SCHEMES:
+        raise ValueError("must start with postgresql:// or postgres://")
+    if "," in parts.netloc:
+        raise ValueError("lists several hosts; only one host is supported")
+    params = _query_params(parts.query)
+    unknown = sorted(set(params) - _QUERY_KEYS)
+    if unknown:
+        raise ValueError(
+            f"has unsupported query parameter(s) {', '.join(unknown)}; only host, port, "
+            "user, password and dbname are passed on (set other libpq options such as "
+            "PGSSLMODE as environment variables)"
+        )
+
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    # Take the host from the raw netloc: urlsplit().hostname lower-cases it, which
+    # would corrupt a percent-encoded socket path.
+    if hostport.startswith("["):  # [ipv6]:port
+        raw_host = hostport[1 : hostport.find("]")]
+    else:
+        raw_host = hostport.partition(":")[0]
+    raw_user, has_password, raw_password = userinfo.partition(":")
+
+    host = params.get("host") or unquote(raw_host)
+    user = params.get("user") or unquote(raw_user)
+    password = params.get("password", unquote(raw_password) if has_password else None)
+    dbname = params.get("dbname") or unquote(parts.path[1:])
+    port_text = params.get("port")
+    if port_text is not None:
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise ValueError(f"has an invalid port {port_text!r}")
+        port = int(port_text)
+    else:
+        port = netloc_port or DEFAULT_PORT
+
+    # Be explicit rather than inherit libpq's defaults (OS user name, /var/run socket):
+    # those differ between a laptop, CI-as-root and a container.
+    if not host:
+        raise ValueError("names no host (use postgresql://user@host:port/db or ?host=/socket/dir)")
+    if not user:
+        raise ValueError("names no user (use postgresql://user:password@host:port/db)")
+    if not dbname:
+        raise ValueError("names no database (add /dbname after the host)")
+    return PostgresUrl(user=user, password=password, host=host, port=port, dbname=dbname)
+
+
+def _validate_url(url: str) -> str:
+    parse_database_url(url)
+    return url.strip()
+
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_LOG_LEVEL_ALIASES = {"WARN": "WARNING", "FATAL": "CRITICAL"}
+
+
+def _validate_log_level(level: str) -> str:
+    name = level.strip().upper()
+    name = _LOG_LEVEL_ALIASES.get(name, name)
+    if name not in _LOG_LEVELS:
+        raise ValueError(f"must be one of {', '.join(_LOG_LEVELS)}")
+    return name
+
+
+DatabaseUrl = Annotated[str, AfterValidator(_validate_url)]
+LogLevel = Annotated[str, AfterValidator(_validate_log_level)]
+
+
+class Settings(BaseModel, frozen=True):
+    """Runtime configuration of the service, read from ``PQASSO_*`` environment variables.
+
+    Field aliases are the variable names, so validation errors name the variable.
+    Fields may also be given by name in code: ``Settings(data_dir=tmp_path)``.
+    """
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    database_url: DatabaseUrl | None = Field(default=None, alias="PQASSO_DATABASE_URL")
+    data_dir: Path = Field(default=Path(".data"), alias="PQASSO_DATA_DIR")
+    log_format: Literal["console", "json"] = Field(default="console", alias="PQASSO_LOG_FORMAT")
+    log_level: LogLevel = Field(default="INFO", alias="PQASSO_LOG_LEVEL")
+    pool_size: int = Field(default=5, ge=1, alias="PQASSO_POOL_SIZE")
+    pool_max_overflow: int = Field(default=10, ge=0, alias="PQASSO_POOL_MAX_OVERFLOW")
+    # Whole seconds: eventsourcing parses POSTGRES_LOCK_TIMEOUT with int().
+    lock_timeout: int = Field(default=5, ge=0, alias="PQASSO_LOCK_TIMEOUT")
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] = os.environ) -> Settings:
+        """Build settings from ``environ``; raise ``SettingsError`` naming bad variables."""
+        aliases = [field.alias for field in cls.model_fields.values() if field.alias]
+        # Empty values count as unset (docker-compose's "PQASSO_DATABASE_URL=" idiom).
+        raw = {name: value for name in aliases if (value := environ.get(name, "").strip())}
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            # Re-raise without the pydantic error chained: its text echoes the input,
+            # which for PQASSO_DATABASE_URL would put the password in the logs.
+            raise SettingsError(_describe(exc)) from None
+
+    @property
+    def embedded_data_dir(self) -> Path:
+        """Where the embedded PostgreSQL server keeps its files."""
+        return self.data_dir / "postgres"
+
+    def eventsourcing_env(self, database_url: str) -> dict[str, str]:
+        """``eventsourcing_env()`` with this configuration's pool and lock settings."""
+        return eventsourcing_env(
+            database_url,
+            pool_size=self.pool_size,
+            max_overflow=self.pool_max_overflow,
+            lock_timeout=self.lock_timeout,
+        )
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors(include_url=False):
+        name = str(error["loc"][0]) if error["loc"] else "settings"
+        message = error["msg"].removeprefix("Value error, ")
+        shown = redact(str(error["input"])) if name == "PQASSO_DATABASE_URL" else error["input"]
+        problems.append(f"{name}: {message} (got {shown!r})")
+    return "invalid configuration: " + "; ".join(problems)
+
+
+def eventsourcing_env(
+    database_url: str, *, pool_size: int = 5, max_overflow: int = 10, lock_timeout: int = 5
+) -> dict[str, str]:
+    """Return the eventsourcing library's persistence settings for ``database_url``."""
+    url = parse_database_url(database_url)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": url.dbname,
+        "POSTGRES_HOST": url.host,
+        "POSTGRES_PORT": str(url.port),
+        "POSTGRES_USER": url.user,
+        # The library raises if the key is missing, even for trust/peer auth.
+        "POSTGRES_PASSWORD": url.password or "",
+        "POSTGRES_POOL_SIZE": str(pool_size),
+        "POSTGRES_MAX_OVERFLOW": str(max_overflow),
+        "POSTGRES_LOCK_TIMEOUT": str(lock_timeout),
+        # The library's default is 30 s (it is the pool checkout timeout): fail faster.
+        "POSTGRES_CONNECT_TIMEOUT": "5",
+        # Check pooled connections before use so a restarted server is not an error.
+        "POSTGRES_PRE_PING": "y",
+    }
+
+
+_USERINFO_PASSWORD = re.compile(r"(?<=://)([^:/?#@]*):[^/?#]*@")
+
+
+def redact(url: str) -> str:
+    """Return ``url`` with any password replaced by ``***``, for logs and errors."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return _USERINFO_PASSWORD.sub(r"\1:***@", url)
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    netloc = parts.netloc
+    if at and ":" in userinfo:
+        netloc = f"{userinfo.partition(':')[0]}:***@{hostport}"
+    query = "&".join(
+        "password=***" if item.partition("=")[0] == "password" else item
+        for item in parts.query.split("&")
+    )
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def replace_dbname(url: str, dbname: str) -> str:
+    """Return ``url`` pointing at database ``dbname`` on the same server."""
+    parts = urlsplit(url)
+    items = [item for item in parts.query.split("&") if item.partition("=")[0] != "dbname"]
+    query = "&".join(filter(None, items))
+    return urlunsplit(parts._replace(path="/" + quote(dbname, safe=""), query=query))
