@@ -9,7 +9,7 @@ says what it does to the case's deadlines.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
@@ -408,6 +408,7 @@ class Case(Aggregate):
     def record_evidence_deadline_missed(self, *, on: date, by: Actor) -> None:
         """The deadline job: no evidence by the due date, so the case ends not recommended."""
         self._require(Status.AWAITING_EVIDENCE, action="record the evidence deadline as missed")
+        self._check_on_timeline("on", on, None)
         due = open_deadline(self.deadlines, Obligation.EVIDENCE_SUBMISSION)
         assert due is not None  # awaiting evidence always has the obligation open
         if on <= due.due_on:
@@ -429,6 +430,8 @@ class Case(Aggregate):
         """A CES administrator moves one open deadline later, saying why."""
         self._require_not_ended(action="extend a deadline")
         required_text(reason, field="reason", max_length=TEXT_MAX)
+        _not_in_future("new_due_on", to, None)
+        _not_in_future("today", today, None)
         current = open_deadline(self.deadlines, obligation)
         if current is None:
             raise DeadlineNotOpen(
@@ -438,6 +441,11 @@ class Case(Aggregate):
         if to <= current.due_on:
             raise InvalidDate(
                 f"An extension must move the deadline later than {current.due_on.isoformat()}.",
+                field="new_due_on",
+            )
+        if to < today:
+            raise InvalidDate(
+                f"An extension to {to.isoformat()} would already have passed today ({today.isoformat()}).",
                 field="new_due_on",
             )
         self.trigger_event(
@@ -474,6 +482,8 @@ class Case(Aggregate):
         return rows
 
     def _check_signed_and_received(self, signed_on: date, received_on: date, today: date | None) -> None:
+        _not_in_future("signed_on", signed_on, None)
+        _not_in_future("received_on", received_on, None)
         if signed_on < self.visit_date:
             raise InvalidDate(
                 f"It was signed on {signed_on.isoformat()}, before the site visit on {self.visit_date.isoformat()}.",
@@ -487,6 +497,7 @@ class Case(Aggregate):
         self._check_on_timeline("received_on", received_on, today)
 
     def _check_on_timeline(self, field: str, day: date, today: date | None) -> None:
+        _not_in_future(field, day, None)  # a calendar date, before comparing it
         if day < self.last_activity_on:
             raise InvalidDate(
                 f"{field} {day.isoformat()} is before the case's last recorded step on "
@@ -497,7 +508,7 @@ class Case(Aggregate):
 
 
 def _not_in_future(field: str, day: date, today: date | None) -> None:
-    if not isinstance(day, date):
+    if not isinstance(day, date) or isinstance(day, datetime):
         raise InvalidDate(f"{field} must be a calendar date.", field=field)
     if today is not None and day > today:
         raise InvalidDate(f"{field} {day.isoformat()} is in the future.", field=field)

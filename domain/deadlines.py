@@ -58,7 +58,7 @@ class DeadlinePolicy:
 
     def __post_init__(self) -> None:
         for name, days in self.__dict__.items():
-            if not isinstance(days, int) or not 1 <= days <= 366:
+            if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 366:
                 raise ValueError(f"{name} must be a whole number of days from 1 to 366")
 
     def days_for(self, obligation: Obligation) -> int:

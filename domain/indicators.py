@@ -28,7 +28,7 @@ QUALITY_AREAS = {
     11: "Monitoring and evaluation",
     12: "Results",
 }
-_CODE = re.compile(r"(\d{1,2})\.(\d)\.(\d{1,3})")
+_CODE = re.compile(r"([0-9]{1,2})\.([0-9])\.([0-9]{1,3})")
 
 
 def indicator_code(value: object, *, case_level: int, field: str = "indicator") -> str:
