@@ -22,6 +22,7 @@ from application.errors import (
 from application.idempotency import IdempotencyRecord, InMemoryCaseRecorder, RecordsIdempotency
 from application.transcodings import CaseTranscoder
 from domain.case import Case
+from domain.errors import CaseError
 
 log = structlog.get_logger(__name__)
 
@@ -62,7 +63,13 @@ class QualityMarkCases(Application[UUID]):
         if replayed:
             return replayed
         case = cmd.open_case(ctx)
-        self._save(case, ctx)
+        try:
+            self._save(case, ctx)
+        except IntegrityError:
+            replayed = self._first_answer(ctx)  # the same request, racing itself, won
+            if replayed:
+                return replayed
+            raise
         log.info("case_opened", case_id=str(case.id), level=case.level, unmet=len(case.unmet_indicators))
         return CommandResult(case.id, case.version)
 
@@ -73,9 +80,17 @@ class QualityMarkCases(Application[UUID]):
             return replayed
         for _ in range(MAX_ATTEMPTS):
             case = self.get_case(cmd.case_id)
-            if ctx.expected_version is not None and case.version != ctx.expected_version:
-                raise VersionConflict(cmd.case_id, ctx.expected_version, case.version)
-            cmd.apply_to(case, ctx)
+            try:
+                if ctx.expected_version is not None and case.version != ctx.expected_version:
+                    raise VersionConflict(cmd.case_id, ctx.expected_version, case.version)
+                cmd.apply_to(case, ctx)
+            except (VersionConflict, CaseError):
+                # The same request, racing itself, may have been recorded since the first
+                # look: then the case moved on because of it, and its answer is the answer.
+                replayed = self._first_answer(ctx)
+                if replayed:
+                    return replayed
+                raise
             try:
                 self._save(case, ctx)
             except IntegrityError:

@@ -1,0 +1,82 @@
+"""``migrate()``: numbered steps once each, safe to run again, privileges re-applied."""
+
+from __future__ import annotations
+
+import threading
+
+import psycopg
+import pytest
+
+from infrastructure.migrations import SERVICE_ROLE, STEPS, grant_service_on, migrate
+from tests.integration.conftest import MakeDatabase
+
+pytestmark = pytest.mark.integration
+
+
+def privileges(conn: psycopg.Connection, table: str) -> set[str]:
+    rows = conn.execute(
+        "SELECT privilege_type FROM information_schema.role_table_grants "
+        "WHERE grantee = %s AND table_name = %s", (SERVICE_ROLE, table)).fetchall()
+    return {row[0] for row in rows}
+
+
+def test_a_new_database_gets_every_step_and_a_second_run_changes_nothing(
+    make_database: MakeDatabase,
+) -> None:
+    url = make_database()
+
+    first = migrate(url)
+    second = migrate(url)
+
+    assert [line for line in first if line.startswith("applied step")] == [
+        f"applied step {s.version}: {s.description}" for s in STEPS
+    ]
+    assert not any(line.startswith("applied step") for line in second)
+    assert f"schema already at step {STEPS[-1].version}" in second
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT version, description FROM schema_migrations ORDER BY 1")
+        assert rows.fetchall() == [(s.version, s.description) for s in STEPS]
+        tables = {r[0] for r in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")}
+        assert {"cases_events", "cases_snapshots", "cases_idempotency"} <= tables
+        schemas = {r[0] for r in conn.execute("SELECT nspname FROM pg_namespace")}
+        assert "reporting" in schemas
+
+
+def test_privileges_granted_by_hand_are_taken_back_by_the_next_run(
+    fresh_migrated_url: str,
+) -> None:
+    with psycopg.connect(fresh_migrated_url, autocommit=True) as conn:
+        assert privileges(conn, "cases_events") == {"SELECT", "INSERT"}
+        conn.execute("GRANT UPDATE, DELETE, TRUNCATE ON cases_events TO pqasso_service")
+
+        migrate(fresh_migrated_url)
+
+        assert privileges(conn, "cases_events") == {"SELECT", "INSERT"}
+        assert privileges(conn, "cases_idempotency") == {"SELECT", "INSERT"}
+        assert privileges(conn, "schema_migrations") == set()
+
+
+def test_concurrent_runs_apply_each_step_once(make_database: MakeDatabase) -> None:
+    url = make_database()
+    results: list[list[str]] = []
+    threads = [threading.Thread(target=lambda: results.append(migrate(url))) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    applied = [line for result in results for line in result if line.startswith("applied step")]
+    assert len(results) == 3 and len(applied) == len(STEPS)
+
+
+def test_projection_tables_get_full_dml_for_the_service(fresh_migrated_url: str) -> None:
+    with psycopg.connect(fresh_migrated_url) as conn:
+        conn.execute("CREATE TABLE reporting.overdue (id bigserial PRIMARY KEY, case_id uuid)")
+        grant_service_on(conn, "overdue", schema="reporting")
+        conn.execute("SET LOCAL ROLE pqasso_service")
+        conn.execute("INSERT INTO reporting.overdue (case_id) VALUES (gen_random_uuid())")
+        conn.execute("UPDATE reporting.overdue SET case_id = gen_random_uuid()")
+        conn.execute("DELETE FROM reporting.overdue")
+        conn.execute("TRUNCATE reporting.overdue")
+        conn.rollback()
