@@ -1,0 +1,135 @@
+"""ASGI middleware: request ids and the access log, body size and type, last-resort errors.
+
+Plain ASGI rather than BaseHTTPMiddleware, so a body is counted as it streams in and
+structlog's context variables reach the endpoint.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import structlog
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from infrastructure.http.problems import problem_response
+
+log = structlog.get_logger("infrastructure.http.access")
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# Case files are confidential: no shared cache may keep them, no browser may sniff a type.
+_STANDARD_HEADERS = ((b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff"))
+
+
+class RequestContextMiddleware:
+    """Gives each request an id (X-Request-ID in and out), logs one access line, and turns
+    an unexpected exception into a logged 500 problem instead of a bare server error."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        inbound = Headers(scope=scope).get("x-request-id", "")
+        request_id = inbound if _REQUEST_ID.fullmatch(inbound) else uuid.uuid4().hex
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        status, started = 500, time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), *_STANDARD_HEADERS,
+                                      (b"x-request-id", request_id.encode())]
+                state["response_started"] = True
+            await send(message)
+
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            try:
+                await self.app(scope, receive, send_with_id)
+            except Exception:
+                log.exception("request_failed", method=scope["method"], path=scope["path"])
+                if not state.get("response_started"):
+                    await problem_response(
+                        scope, 500, "Something went wrong on our side; the request id helps us find it.",
+                    )(scope, receive, send_with_id)
+            finally:
+                actor = state.get("actor")
+                log.info(
+                    "http_request", request_id=request_id, method=scope["method"], path=scope["path"], status=status,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                    principal=actor.principal if actor else None, role=actor.role.value if actor else None,
+                )
+
+
+class BodyTooLarge(HTTPException):
+    """Raised while a body streams in, once it passes the limit (FastAPI passes it on as is)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"The body is larger than {limit} bytes.")
+
+
+class BodyGuardMiddleware:
+    """413 for a body over ``max_body_bytes`` (declared, or counted as it streams), 415 for a
+    body that is not JSON."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app, self.limit = app, max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        refusal = self._refusal(scope, Headers(scope=scope))
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise BodyTooLarge(self.limit)
+            return message
+
+        try:
+            await self.app(scope, counting_receive, send)
+        except BodyTooLarge as error:  # read outside a route (FastAPI turns it into a problem inside)
+            if scope.get("state", {}).get("response_started"):
+                raise
+            await problem_response(scope, 413, str(error.detail), slug="body-too-large")(scope, receive, send)
+
+    def _refusal(self, scope: Scope, headers: Headers) -> Response | None:
+        length = headers.get("content-length")
+        if length is not None and not length.isdigit():
+            return problem_response(scope, 400, "Content-Length must be a whole number of bytes.")
+        if length is not None and int(length) > self.limit:
+            return problem_response(
+                scope, 413, f"The body is {length} bytes; at most {self.limit} are accepted.",
+                slug="body-too-large",
+            )
+        has_body = (length is not None and int(length) > 0) or "transfer-encoding" in headers
+        if scope["method"] in _BODY_METHODS and has_body and not _is_json(headers.get("content-type", "")):
+            return problem_response(
+                scope, 415, "Send the body as JSON, with Content-Type: application/json.",
+                slug="unsupported-media-type",
+            )
+        return None
+
+
+def _is_json(content_type: str) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )

@@ -1,0 +1,48 @@
+"""What the HTTP API needs from the rest of the service, as small protocols.
+
+The API is built against these, not against the projection or token modules, so
+tests can hand it in-memory fakes while the application itself runs for real.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any, Protocol, runtime_checkable
+
+from domain.participants import Actor
+
+
+class Authenticator(Protocol):
+    """Turns a bearer token into the principal it speaks for (TokenStore, InMemoryTokenStore)."""
+
+    def authenticate(self, token: str) -> Actor | None: ...
+
+
+class OverdueQueries(Protocol):
+    """The deadline read model: obligations overdue on a day.
+
+    Items are mappings or objects with ``case_id``, ``organisation`` {id, name},
+    ``obligation``, ``owed_by``, ``due_on``, ``days_overdue`` and ``lead_reviewer``.
+    """
+
+    def overdue_on(self, day: date) -> Sequence[Any]: ...
+
+
+@runtime_checkable
+class UpcomingQueries(Protocol):
+    """The deadline read model: obligations open on ``day`` and due within ``days`` after it.
+
+    Items are shaped like overdue items, with ``days_left`` in place of ``days_overdue``.
+    """
+
+    def upcoming(self, day: date, days: int) -> Sequence[Any]: ...
+
+
+class ProjectionHealth(Protocol):
+    """Each read model's position, the event store's head and the lag between them.
+
+    ``status()`` reads the database, so it raises when the database is unreachable.
+    """
+
+    def status(self) -> Sequence[Any]: ...

@@ -1,0 +1,142 @@
+"""The command routes: one per action of the process, each answering {case_id, version}.
+
+No ``from __future__ import annotations`` here: the case-command endpoints are made
+in a loop, and FastAPI must see each one's real body type, not a string naming it.
+"""
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Path, Request, Response
+from pydantic import BaseModel
+
+from application import commands as c
+from application.authorization import Action, check_allowed
+from application.cases import CommandResult, QualityMarkCases
+from domain.deadlines import Obligation
+from infrastructure.http import bodies as b
+from infrastructure.http import bodies_evidence as be
+from infrastructure.http.answers import CommandAnswer
+from infrastructure.http.auth import Caller, may, may_on_case
+from infrastructure.http.problems import error_responses
+
+ANSWERED = "The case and its version after the command (a repeat: the first answer, unchanged)."
+KEY_PATTERN = r"^[\x21-\x7e]{1,200}$"  # visible ASCII, as in the IETF Idempotency-Key draft
+
+
+@dataclass(frozen=True)
+class Guard:
+    """The request's idempotency key and the hash that says whether a repeat is the same request."""
+
+    key: str | None
+    request_hash: str
+
+
+async def request_guard(
+    request: Request,
+    idempotency_key: Annotated[str | None, Header(
+        alias="Idempotency-Key", pattern=KEY_PATTERN,
+        description="Repeat a command safely: the same key and body return the first answer "
+        "and record nothing; the same key with another body is refused (409).",
+        examples=["7d1c8b1e-plan-2009-05-01"],
+    )] = None,
+) -> Guard:
+    # sha256 of method, path and the body as canonical JSON (sorted keys, no spaces), so
+    # a client re-serialising the same body differently still counts as a repeat.
+    raw = await request.body()  # already read (and size-checked) by FastAPI
+    body = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":"), ensure_ascii=False) if raw else ""
+    digest = hashlib.sha256(f"{request.method}\n{request.url.path}\n{body}".encode()).hexdigest()
+    return Guard(idempotency_key, digest)
+
+
+def command_routes(cases: QualityMarkCases, clock: Callable[[], date]) -> APIRouter:
+    """Routes for every command; ``clock`` gives "today" to the domain's date checks."""
+    router = APIRouter(tags=["commands"])
+    refusals = error_responses(401, 403, 404, 409, 413, 415, 422)
+
+    def run(command: c.CaseCommand, who: Caller, guard: Guard, body: b.CommandBody, response: Response) -> dict:
+        ctx = c.CommandContext(who.actor, clock(), body.expected_version, guard.key, guard.request_hash)
+        return _answer(cases.execute(command, ctx), response)
+
+    @router.post(
+        "/cases", status_code=201, response_model=CommandAnswer, summary="Site visit held: open a case",
+        response_description="The new case (its URL in Location) and its version, 1.",
+        responses=error_responses(401, 403, 409, 413, 415, 422),
+    )
+    def open_case(
+        body: b.OpenCaseIn, response: Response, who: Annotated[Caller, Depends(may(Action.OPEN_CASE))],
+        guard: Annotated[Guard, Depends(request_guard)],
+    ) -> dict:
+        """Admin, or a lead reviewer naming themselves as the case's lead reviewer."""
+        command = body.command()
+        check_allowed(who.actor, Action.OPEN_CASE, command)
+        result = cases.open_case(command, c.CommandContext(who.actor, clock(), None, guard.key, guard.request_hash))
+        response.headers["Location"] = f"/cases/{result.case_id}"
+        return _answer(result, response)
+
+    for path, action, body_type, summary in CASE_COMMANDS:
+        _add_case_command(router, cases, run, path, action, body_type, summary, refusals)
+
+    @router.post(
+        "/cases/{case_id}/deadlines/{obligation}/extension", response_model=CommandAnswer,
+        summary="Deadline extended (admin)", responses=refusals, response_description=ANSWERED,
+    )
+    def extend_deadline(
+        body: be.ExtensionIn, response: Response,
+        obligation: Annotated[Obligation, Path(description="The open obligation to move.")],
+        who: Annotated[Caller, Depends(may_on_case(cases, Action.EXTEND_DEADLINE))],
+        guard: Annotated[Guard, Depends(request_guard)],
+    ) -> dict:
+        """A CES administrator moves one open deadline later, saying why."""
+        command = c.ExtendDeadline(who.case_id, obligation, body.new_due_on, body.reason)
+        return run(command, who, guard, body, response)
+
+    return router
+
+
+CASE_COMMANDS: tuple[tuple[str, Action, type[BaseModel], str], ...] = (
+    ("/cases/{case_id}/plan", Action.SUBMIT_PLAN, b.PlanIn,
+     "Plan submitted (the organisation, or an admin keying in post)"),
+    ("/cases/{case_id}/plan/changes-requested", Action.REQUEST_CHANGES, b.ChangesRequestedIn,
+     "Changes requested (the case's lead reviewer)"),
+    ("/cases/{case_id}/plan/approval", Action.APPROVE_PLAN, b.ApprovalIn,
+     "Plan approved (the case's lead reviewer)"),
+    ("/cases/{case_id}/evidence", Action.SUBMIT_EVIDENCE, be.EvidenceIn,
+     "Evidence submitted (the organisation, or an admin keying in post)"),
+    ("/cases/{case_id}/evidence/further-details-request", Action.REQUEST_FURTHER_DETAILS,
+     be.FurtherDetailsRequestIn, "Further details requested (the case's lead reviewer)"),
+    ("/cases/{case_id}/evidence/further-details", Action.PROVIDE_FURTHER_DETAILS, be.FurtherDetailsIn,
+     "Further details provided (the organisation, or an admin keying in post)"),
+    ("/cases/{case_id}/evidence/judgement", Action.JUDGE_EVIDENCE, be.EvidenceJudgementIn,
+     "Evidence judged (the case's lead reviewer)"),
+    ("/cases/{case_id}/award", Action.AWARD_QUALITY_MARK, be.AwardIn, "Quality Mark awarded (admin)"),
+)
+
+
+def _add_case_command(
+    router: APIRouter, cases: QualityMarkCases, run: Callable[..., dict], path: str, action: Action,
+    body_type: type[BaseModel], summary: str, responses: dict,
+) -> None:
+    def endpoint(
+        body: body_type, response: Response,  # type: ignore[valid-type]
+        who: Annotated[Caller, Depends(may_on_case(cases, action))],
+        guard: Annotated[Guard, Depends(request_guard)],
+    ) -> dict:
+        return run(body.command(who.case_id), who, guard, body, response)
+
+    endpoint.__name__ = action.value
+    endpoint.__doc__ = (body_type.__doc__ or summary).strip()
+    router.add_api_route(
+        path, endpoint, methods=["POST"], response_model=CommandAnswer, summary=summary,
+        responses=responses, operation_id=action.value, response_description=ANSWERED,
+    )
+
+
+def _answer(result: CommandResult, response: Response) -> dict:
+    if result.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return {"case_id": result.case_id, "version": result.version}

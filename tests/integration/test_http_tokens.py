@@ -1,0 +1,54 @@
+"""API tokens in PostgreSQL (table ``api_tokens``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from domain.participants import Actor, Role
+from infrastructure.tokens import TokenStore, token_hash
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def tokens(make_database) -> Iterator[TokenStore]:
+    store = TokenStore(make_database())
+    store.create_table()
+    store.create_table()  # idempotent: `pqasso db migrate` runs it on every upgrade
+    yield store
+    store.close()
+
+
+def test_a_token_authenticates_until_revoked(tokens):
+    token = tokens.add("organisation", "org-1")
+    assert tokens.authenticate(token) == Actor("org-1", Role.ORGANISATION)
+    (info,) = tokens.list()
+    assert info.principal == "org-1" and info.role is Role.ORGANISATION and info.revoked_at is None
+    assert tokens.revoke(str(info.id)) is True and tokens.revoke(info.id) is False
+    assert tokens.authenticate(token) is None
+    assert tokens.list()[0].revoked_at is not None
+
+
+def test_the_table_holds_the_hash_never_the_token(tokens, make_database):
+    token = tokens.add("admin", "ces-admin-1")
+    with tokens._pool.connection() as conn:
+        rows = conn.execute("SELECT * FROM api_tokens").fetchall()
+    assert token not in repr(rows) and rows[0]["token_hash"] == token_hash(token)
+
+
+def test_unknown_tokens_and_ids_are_no_one(tokens):
+    tokens.add("auditor", "auditor-1")
+    assert tokens.authenticate("pqa_" + "x" * 43) is None
+    assert tokens.authenticate("Bearer nonsense") is None
+    assert tokens.revoke(999) is False and tokens.revoke("not-an-id") is False
+
+
+def test_the_table_refuses_roles_no_token_may_carry(tokens):
+    with tokens._pool.connection() as conn, pytest.raises(psycopg.errors.CheckViolation):
+        conn.execute("INSERT INTO api_tokens (token_hash, role, principal) VALUES (%s, 'system', 'x')",
+                     ("0" * 64,))
+    with pytest.raises(ValueError):
+        tokens.add("system", "deadline-job")
