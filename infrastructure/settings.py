@@ -152,6 +152,9 @@ class Settings(BaseModel, frozen=True):
     pool_max_overflow: int = Field(default=10, ge=0, alias="PQASSO_POOL_MAX_OVERFLOW")
     # Whole seconds: eventsourcing parses POSTGRES_LOCK_TIMEOUT with int().
     lock_timeout: int = Field(default=5, ge=0, alias="PQASSO_LOCK_TIMEOUT")
+    # Browsers keep Secure cookies over plain http only on localhost: turn this off to sign in
+    # to the pages over plain http from another machine (better: put TLS in front).
+    secure_cookies: bool = Field(default=True, alias="PQASSO_SECURE_COOKIES")
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] = os.environ) -> Settings:

@@ -68,7 +68,7 @@ async def _case_error(request: Request, exc: Exception) -> Response:
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    errors = list(dict.fromkeys(_field_error(error) for error in exc.errors()))
+    errors = list(dict.fromkeys(field_error(error) for error in exc.errors()))
     log.info("request_invalid", path=request.url.path, fields=[field for field, _ in errors])
     return problem_response(
         request.scope, 422, "The request is not valid: see errors for each field and why.",
@@ -126,7 +126,7 @@ async def _database_unavailable(request: Request, exc: Exception) -> Response:
     )
 
 
-def _field_error(error: dict[str, Any]) -> tuple[str, str]:
+def field_error(error: dict[str, Any]) -> tuple[str, str]:
     """A pydantic error as (dotted field, message), without pydantic's location noise."""
     where, *path = error.get("loc") or ("body",)
     if error.get("type") == "json_invalid":
