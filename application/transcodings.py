@@ -77,10 +77,37 @@ class DataclassAsDict(Transcoding):
         return obj
 
 
+class DeadlineAsList(Transcoding):
+    """A deadline as ``[obligation, opened_on, due_on, closed_on, closure]``.
+
+    Only snapshots hold deadlines, and a case keeps every deadline it ever had: a snapshot of
+    a case with a thousand events holds about a thousand. As one plain list each, rather than
+    a dict of typed values, it decodes in about half the time (BENCHMARKS.md). Registered
+    after ``DataclassAsDict(Deadline)``, which still reads the form written before.
+    """
+
+    type = Deadline
+    name = "deadline"
+
+    def encode(self, obj: Deadline) -> list[Any]:
+        return [obj.obligation.value, obj.opened_on.isoformat(), obj.due_on.isoformat(),
+                obj.closed_on.isoformat() if obj.closed_on else None,
+                obj.closure.value if obj.closure else None]
+
+    def decode(self, data: list[Any]) -> Deadline:
+        obligation, opened_on, due_on, closed_on, closure = data
+        return Deadline(Obligation(obligation), date.fromisoformat(opened_on), date.fromisoformat(due_on),
+                        date.fromisoformat(closed_on) if closed_on else None,
+                        Closure(closure) if closure else None)
+
+
 def as_tuples(value: Any) -> Any:
-    """JSON arrays back to the tuples the domain uses (it never holds lists)."""
+    """JSON arrays back to the tuples the domain uses (it never holds lists), also inside
+    plain objects: a snapshot holds the case's attributes as one dict (its ``state``)."""
     if isinstance(value, list):
         return tuple(as_tuples(item) for item in value)
+    if isinstance(value, dict):
+        return {key: as_tuples(item) for key, item in value.items()}
     return value
 
 
@@ -101,9 +128,7 @@ class CaseTranscoder(JSONTranscoder):
             self.register(EnumAsValue(enum))
         for cls in VALUE_OBJECTS:
             self.register(DataclassAsDict(cls))
+        self.register(DeadlineAsList())  # writes deadlines; "Deadline" is still read
 
     def decode(self, data: bytes) -> Any:
-        decoded = super().decode(data)
-        if isinstance(decoded, dict):
-            return {key: as_tuples(value) for key, value in decoded.items()}
-        return as_tuples(decoded)
+        return as_tuples(super().decode(data))

@@ -115,9 +115,17 @@ def closing(
     deadlines: tuple[Deadline, ...], obligations: tuple[Obligation, ...], on: date, how: Closure
 ) -> tuple[Deadline, ...]:
     """Close whichever of ``obligations`` are open."""
-    return tuple(
-        d.close(on, how) if d.is_open and d.obligation in obligations else d for d in deadlines
-    )
+    if not obligations:
+        return deadlines
+    # Replaying a case applies this once per event to every deadline the case ever had:
+    # find the few open ones in one cheap pass, and copy the tuple only if there are any.
+    found = [i for i, d in enumerate(deadlines) if d.closure is None and d.obligation in obligations]
+    if not found:
+        return deadlines
+    result = list(deadlines)
+    for i in found:
+        result[i] = result[i].close(on, how)
+    return tuple(result)
 
 
 def extending(deadlines: tuple[Deadline, ...], obligation: Obligation, to: date) -> tuple[Deadline, ...]:

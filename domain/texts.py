@@ -23,4 +23,15 @@ def required_text(value: object, *, field: str, max_length: int = TEXT_MAX) -> s
         )
     if "\x00" in value:
         raise InvalidInput(f"{field} must not contain a NUL character.", field=field)
+    if not is_unicode(value):
+        raise InvalidInput(f"{field} must be Unicode text (it has an unpaired surrogate).", field=field)
     return value
+
+
+def is_unicode(value: str) -> bool:
+    """False for a string no UTF-8 can hold (a lone surrogate, as JSON's "\\ud800" decodes to)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -12,6 +12,7 @@ from eventsourcing.utils import get_topic
 
 from application.cases import QualityMarkCases
 from infrastructure.database import DatabaseHandle, connect_or_start
+from infrastructure.encryption import check_key
 from infrastructure.logging import configure_logging
 from infrastructure.migrations import migrate
 from infrastructure.recorder import CasesRecorder
@@ -73,6 +74,11 @@ def bootstrap(
             migrate(database.url)
         env = application_env(database.url, settings)
         cases = QualityMarkCases(env=env)
+        try:  # a wrong PQASSO_CIPHER_KEY stops the service here, not on every read
+            check_key(cases, key_given=settings.cipher_key is not None)
+        except BaseException:
+            cases.close()
+            raise
     except BaseException:
         database.close()
         raise

@@ -85,7 +85,12 @@ def _formatter(fmt: LogFormat) -> structlog.stdlib.ProcessorFormatter:
             structlog.processors.JSONRenderer(),
         ]
     elif fmt == "console":
-        renderer = [structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())]
+        # Tracebacks without local variables: they would print request headers (bearer
+        # tokens) and connection settings (passwords) into the log.
+        renderer = [structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(),
+            exception_formatter=structlog.dev.RichTracebackFormatter(show_locals=False),
+        )]
     else:
         raise ValueError(f"unknown log format: {fmt!r}")
     return structlog.stdlib.ProcessorFormatter(

@@ -25,8 +25,10 @@ from eventsourcing.utils import Environment, get_topic
 from psycopg import sql
 
 from application.cases import QualityMarkCases
+from infrastructure import audit_chain, tokens
 from infrastructure.recorder import CasesRecorder, idempotency_table_name, lock_function_name
 from infrastructure.settings import eventsourcing_env, redact
+from projections.runner import ProjectionSupervisor
 
 log = structlog.get_logger(__name__)
 
@@ -113,11 +115,34 @@ def _reporting_schema(conn: Conn, _url: str, _names: Names) -> None:
     conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(REPORTING_SCHEMA)))
 
 
+def _api_tokens(conn: Conn, _url: str, _names: Names) -> None:
+    tokens.create_table(conn)
+
+
+def _read_models(_conn: Conn, url: str, _names: Names) -> None:
+    # The read models create their own tables (and the library's tracking tables).
+    env = {**eventsourcing_env(url, pool_size=1, max_overflow=0),
+           "APPLICATION_RECORDER_TOPIC": get_topic(CasesRecorder)}
+    with ProjectionSupervisor(env) as supervisor:
+        supervisor.create_tables()
+
+
+def _event_hash_chain(conn: Conn, _url: str, names: Names) -> None:
+    chained = audit_chain.install(conn, names.schema, names.events)
+    log.info("event_hash_chain_installed", events_chained=chained)
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "event store: events, snapshots, idempotency tables and lock function", _event_store),
     Step(2, "append-only triggers on events, idempotency records and snapshots", _append_only),
     Step(3, "reporting schema", _reporting_schema),
+    Step(4, "API tokens (hashes only)", _api_tokens),
+    Step(5, "read models: deadlines, audit and reporting", _read_models),
+    Step(6, "event hash chain: append-only table, and hashes for events recorded before it",
+         _event_hash_chain),
+    Step(7, "read model: chain heads (for pqasso audit verify)", _read_models),
 )
+
 
 
 def migrate(database_url: str) -> list[str]:
@@ -168,7 +193,8 @@ def _ensure_roles(conn: Conn) -> list[str]:
 def _grant(conn: Conn, names: Names) -> None:
     service, reporting = sql.Identifier(SERVICE_ROLE), sql.Identifier(REPORTING_ROLE)
     public = sql.SQL("PUBLIC")
-    for table in (names.events, names.snapshots, names.idempotency, "schema_migrations"):
+    hashes = audit_chain.event_hashes_table_name(names.events)  # append-only, like the events
+    for table in (names.events, names.snapshots, names.idempotency, hashes, "schema_migrations"):
         # Revoke first, so "nothing else" holds even after someone granted more by hand.
         target = names.table(table) if table != "schema_migrations" else sql.Identifier(table)
         conn.execute(sql.SQL("REVOKE ALL ON {} FROM {}, {}, {}").format(
@@ -177,18 +203,33 @@ def _grant(conn: Conn, names: Names) -> None:
             conn.execute(sql.SQL("GRANT SELECT, INSERT ON {} TO {}").format(target, service))
     conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(
         sql.Identifier(names.schema), service))
+    # The service only authenticates: tokens are issued and revoked by `pqasso tokens` as owner.
+    conn.execute(sql.SQL("REVOKE ALL ON api_tokens FROM {}, {}, {}").format(public, service, reporting))
+    conn.execute(sql.SQL("GRANT SELECT ON api_tokens TO {}").format(service))
     for seq in _owned_sequences(conn, names.schema, names.events):
         conn.execute(sql.SQL("REVOKE ALL ON SEQUENCE {} FROM {}, {}").format(seq, public, service))
         conn.execute(sql.SQL("GRANT USAGE ON SEQUENCE {} TO {}").format(seq, service))
     function = sql.SQL("{}()").format(sql.Identifier(names.schema, names.lock_function))
     conn.execute(sql.SQL("REVOKE ALL ON FUNCTION {} FROM {}, {}").format(function, public, reporting))
     conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(function, service))
+    for schema_name, table in _read_model_tables(conn, names):
+        grant_service_on(conn, table, schema=schema_name)
     schema = sql.Identifier(REPORTING_SCHEMA)
     conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, reporting))
     conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(schema, reporting))
     # Tables that later migrations create (as this same owner) are readable at once.
     conn.execute(sql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA {} GRANT SELECT ON TABLES TO {}")
                  .format(schema, reporting))
+
+
+def _read_model_tables(conn: Conn, names: Names) -> list[tuple[str, str]]:
+    """Every table but the event store's, the migrations' and the tokens': the read models."""
+    not_read_models = [names.events, names.snapshots, names.idempotency, "schema_migrations", "api_tokens",
+                       audit_chain.event_hashes_table_name(names.events)]
+    return [tuple(row) for row in conn.execute(
+        "SELECT schemaname, tablename FROM pg_tables WHERE schemaname IN (%s, %s) "
+        "AND NOT (schemaname = %s AND tablename = ANY(%s)) ORDER BY 1, 2",
+        (names.schema, REPORTING_SCHEMA, names.schema, not_read_models)).fetchall()]
 
 
 def _owned_sequences(conn: Conn, schema: str, table: str) -> list[sql.Composable]:

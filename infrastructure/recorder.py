@@ -6,16 +6,44 @@ can take without UPDATE/DELETE/TRUNCATE privileges.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from time import monotonic
 from typing import Any
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.utils import retry
-from psycopg import Cursor
+from psycopg import Connection, Cursor
+from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
+from psycopg_pool import ConnectionPool
 
 from application.idempotency import IdempotencyRecord
+from infrastructure.audit_chain import EventChain
+from infrastructure.availability import fail_fast
+
+_BEGIN, _COMMIT = SQL("BEGIN"), SQL("COMMIT")
+
+
+# A pooled connection handed out less than this long ago is not pinged again (see below).
+PING_IF_IDLE_FOR = 1.0
+
+
+def ping_only_idle_connections(datastore: PostgresDatastore, idle_for: float = PING_IF_IDLE_FOR) -> None:
+    """With ``POSTGRES_PRE_PING``, the pool pings every connection it hands out: one more
+    round trip per statement, measured at a quarter of a command's time. Ping only those
+    not handed out for ``idle_for`` seconds (those a server restart may have broken); a
+    connection broken since is retried by the recorders' ``@retry`` on OperationalError."""
+    if datastore.pool._check is None:  # pre-ping off: nothing to do
+        return
+
+    def check(conn: Connection[Any]) -> None:
+        now = monotonic()
+        if now - getattr(conn, "_pqasso_checked_at", float("-inf")) >= idle_for:
+            ConnectionPool.check_connection(conn)
+        conn._pqasso_checked_at = now  # type: ignore[attr-defined]
+
+    datastore.pool._check = check
 
 
 def table_prefix(events_table_name: str) -> str:
@@ -48,6 +76,7 @@ class CasesRecorder(PostgresApplicationRecorder):
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name=events_table_name)
+        ping_only_idle_connections(datastore)
         schema = Identifier(self.datastore.schema)
         self.idempotency_table_name = idempotency_table_name(events_table_name)
         self.lock_function_name = lock_function_name(events_table_name)
@@ -57,6 +86,12 @@ class CasesRecorder(PostgresApplicationRecorder):
         function = Identifier(self.lock_function_name)
 
         self.sql_create_statements.extend(self._create_statements())
+        # Tamper evidence (infrastructure/audit_chain.py): each event's hash, chained to the
+        # case's previous one, is appended in the events' own transaction.
+        self.event_chain = EventChain(self.datastore.schema, events_table_name,
+                                      originator_id_type=self.datastore.originator_id_type)
+        self.check_identifier_length(self.event_chain.table_name)
+        self.sql_create_statements.append(self.event_chain.create_statement)
         # Keep the library's SET LOCAL lock_timeout (the function's LOCK honours it: the
         # setting belongs to the transaction), replace only the LOCK TABLE statement.
         set_lock_timeout = self.lock_table_statements[0]
@@ -100,11 +135,46 @@ class CasesRecorder(PostgresApplicationRecorder):
             SQL("REVOKE ALL ON FUNCTION {}.{}() FROM PUBLIC").format(schema, function),
         ]
 
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """The library's insert transaction (same hooks, same statements, same lock), sent
+        as one pipeline with its COMMIT: one round trip per save instead of two, and the
+        table lock is held for the server's work only, not for a round trip to the client.
+
+        ``BEGIN`` and ``COMMIT`` are sent explicitly (the pooled connections are in
+        autocommit mode). If a statement fails, PostgreSQL skips the rest, COMMIT included,
+        up to the pipeline's sync, where psycopg raises the first error; the transaction is
+        then rolled back before the connection goes back to the pool. A hook that reads a
+        result mid-transaction (``fetchone()``) makes psycopg flush the pipeline first.
+        """
+        if self.datastore.enable_db_functions:  # never enabled here: ids would interleave
+            return super().insert_events(stored_events, **kwargs)
+        with self.datastore.get_connection() as conn:
+            assert conn.autocommit
+            with conn.cursor() as curs, conn.cursor() as insert_curs:
+                try:
+                    with conn.pipeline():
+                        curs.execute(_BEGIN, prepare=False)
+                        self._insert_events(curs, stored_events, **kwargs)
+                        if stored_events:
+                            self._insert_stored_events(insert_curs, stored_events, **kwargs)
+                        curs.execute(_COMMIT, prepare=False)
+                except BaseException:
+                    if conn.info.transaction_status != TransactionStatus.IDLE:
+                        conn.rollback()
+                    raise
+                if not stored_events:
+                    return []
+                return self._fetch_ids_after_insert_events(insert_curs, stored_events, **kwargs)
+
     def _insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
         # Runs inside insert_events()'s pipelined transaction, before the table lock; a
         # duplicate key surfaces at the library's pipeline.sync() as IntegrityError.
+        self.event_chain.record(curs, stored_events)  # queued only: no result is read
         record: IdempotencyRecord | None = kwargs.get("idempotency")
         if record is not None:
             curs.execute(
@@ -125,3 +195,13 @@ class CasesRecorder(PostgresApplicationRecorder):
         return IdempotencyRecord(
             row["principal"], row["key"], row["request_hash"], row["case_id"], row["version"]
         )
+
+    # ---- Failing fast during a database outage (infrastructure/availability.py) -----------
+    # The library's (and the methods above') @retry makes ten attempts, each waiting up to the
+    # pool's checkout timeout: about a minute for a request caught by an outage. Re-wrapped
+    # with fewer attempts, it gets its 503 within seconds. Keep these lines last in the class.
+    insert_events = fail_fast(insert_events)
+    find_idempotency_record = fail_fast(find_idempotency_record)
+    select_events = fail_fast(PostgresApplicationRecorder.select_events)
+    select_notifications = fail_fast(PostgresApplicationRecorder.select_notifications)
+    max_notification_id = fail_fast(PostgresApplicationRecorder.max_notification_id)

@@ -9,6 +9,7 @@ argument of an ``Application`` so it beats stray ``os.environ`` values.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 from collections.abc import Mapping
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 DEFAULT_PORT = 5432
 _SCHEMES = ("postgresql", "postgres")
@@ -131,7 +132,20 @@ def _validate_log_level(level: str) -> str:
     return name
 
 
+def _validate_cipher_key(key: SecretStr) -> SecretStr:
+    text = key.get_secret_value().strip()
+    try:
+        raw = base64.b64decode(text.encode("ascii"), validate=True)
+    except (ValueError, UnicodeEncodeError):
+        raise ValueError("must be base64 (e.g. from `python -c \"import base64, os; "
+                         "print(base64.b64encode(os.urandom(32)).decode())\"`)") from None
+    if len(raw) not in (16, 24, 32):
+        raise ValueError(f"must decode to 16, 24 or 32 bytes, not {len(raw)}")
+    return SecretStr(text)
+
+
 DatabaseUrl = Annotated[str, AfterValidator(_validate_url)]
+CipherKey = Annotated[SecretStr, AfterValidator(_validate_cipher_key)]
 LogLevel = Annotated[str, AfterValidator(_validate_log_level)]
 
 
@@ -155,6 +169,12 @@ class Settings(BaseModel, frozen=True):
     # Browsers keep Secure cookies over plain http only on localhost: turn this off to sign in
     # to the pages over plain http from another machine (better: put TLS in front).
     secure_cookies: bool = Field(default=True, alias="PQASSO_SECURE_COOKIES")
+    # Seconds a request waits for a database connection (the pool's checkout timeout) before
+    # it is answered 503; also how long a request caught by an outage waits, per attempt.
+    database_timeout: int = Field(default=5, ge=1, le=60, alias="PQASSO_DATABASE_TIMEOUT")
+    # Encrypt stored events (AES-GCM, the eventsourcing library's cipher): base64 of a 16, 24
+    # or 32-byte key. Never logged or echoed. See docs/reliability.md, "Personal data".
+    cipher_key: CipherKey | None = Field(default=None, alias="PQASSO_CIPHER_KEY", repr=False)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -181,6 +201,8 @@ class Settings(BaseModel, frozen=True):
             pool_size=self.pool_size,
             max_overflow=self.pool_max_overflow,
             lock_timeout=self.lock_timeout,
+            connect_timeout=self.database_timeout,
+            cipher_key=self.cipher_key.get_secret_value() if self.cipher_key else None,
         )
 
 
@@ -190,16 +212,24 @@ def _describe(exc: ValidationError) -> str:
         name = str(error["loc"][0]) if error["loc"] else "settings"
         message = error["msg"].removeprefix("Value error, ")
         shown = redact(str(error["input"])) if name == "PQASSO_DATABASE_URL" else error["input"]
+        if name == "PQASSO_CIPHER_KEY":
+            shown = "***"  # a key, even a malformed one, is never echoed
         problems.append(f"{name}: {message} (got {shown!r})")
     return "invalid configuration: " + "; ".join(problems)
 
 
 def eventsourcing_env(
-    database_url: str, *, pool_size: int = 5, max_overflow: int = 10, lock_timeout: int = 5
+    database_url: str, *, pool_size: int = 5, max_overflow: int = 10, lock_timeout: int = 5,
+    connect_timeout: int = 5, cipher_key: str | None = None,
 ) -> dict[str, str]:
     """Return the eventsourcing library's persistence settings for ``database_url``."""
     url = parse_database_url(database_url)
+    cipher = {} if cipher_key is None else {
+        # AES-GCM over each stored event's state (eventsourcing's cipher; needs pycryptodome).
+        "CIPHER_TOPIC": "eventsourcing.cipher:AESCipher", "CIPHER_KEY": cipher_key,
+    }
     return {
+        **cipher,
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "POSTGRES_DBNAME": url.dbname,
         "POSTGRES_HOST": url.host,
@@ -211,7 +241,7 @@ def eventsourcing_env(
         "POSTGRES_MAX_OVERFLOW": str(max_overflow),
         "POSTGRES_LOCK_TIMEOUT": str(lock_timeout),
         # The library's default is 30 s (it is the pool checkout timeout): fail faster.
-        "POSTGRES_CONNECT_TIMEOUT": "5",
+        "POSTGRES_CONNECT_TIMEOUT": str(connect_timeout),
         # Check pooled connections before use so a restarted server is not an error.
         "POSTGRES_PRE_PING": "y",
     }

@@ -12,6 +12,7 @@ import hmac
 import re
 import secrets
 import threading
+import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -89,13 +90,25 @@ def create_table(conn: psycopg.Connection) -> None:
     conn.execute(CREATE_TABLE)
 
 
+def _ping_if_idle(conn: psycopg.Connection, idle_for: float = 1.0) -> None:
+    """Pool check: ping a connection that has not been handed out for ``idle_for`` seconds."""
+    now = time.monotonic()
+    if now - getattr(conn, "_pqasso_used_at", float("-inf")) >= idle_for:
+        ConnectionPool.check_connection(conn)
+    conn._pqasso_used_at = now  # type: ignore[attr-defined]
+
+
 class TokenStore:
     """API tokens in PostgreSQL (table ``api_tokens``)."""
 
-    def __init__(self, database_url: str, *, max_connections: int = 4) -> None:
+    def __init__(self, database_url: str, *, max_connections: int = 4, timeout: float = 5.0) -> None:
+        # timeout: a request waits this long for a connection, then is answered 503 (not 30 s,
+        # the pool's default); _ping_if_idle: after a database restart, stale connections are
+        # replaced before use instead of failing a request each.
         self._pool = ConnectionPool(
             database_url, min_size=1, max_size=max_connections, open=True,
-            kwargs={"row_factory": dict_row}, name="api_tokens",
+            kwargs={"row_factory": dict_row}, name="api_tokens", timeout=timeout,
+            check=_ping_if_idle,
         )
 
     def close(self) -> None:

@@ -15,7 +15,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from domain.errors import CaseError
-from domain.texts import IDENTIFIER_MAX, NAME_MAX, REPORT_MAX, TEXT_MAX
+from domain.texts import IDENTIFIER_MAX, NAME_MAX, REPORT_MAX, TEXT_MAX, is_unicode
 
 T = TypeVar("T")
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -35,6 +35,8 @@ def _not_blank(value: str) -> str:
         raise ValueError("must not be blank")
     if "\x00" in value:
         raise ValueError("must not contain a NUL character")
+    if not is_unicode(value):
+        raise ValueError("must be Unicode text (it has an unpaired surrogate)")
     return value
 
 

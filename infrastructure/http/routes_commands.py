@@ -49,7 +49,9 @@ async def request_guard(
     # a client re-serialising the same body differently still counts as a repeat.
     raw = await request.body()  # already read (and size-checked) by FastAPI
     body = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":"), ensure_ascii=False) if raw else ""
-    digest = hashlib.sha256(f"{request.method}\n{request.url.path}\n{body}".encode()).hexdigest()
+    # surrogatepass: a lone surrogate ("\ud800" in JSON) must reach validation (422), not fail here.
+    digest = hashlib.sha256(f"{request.method}\n{request.url.path}\n{body}".encode(
+        "utf-8", "surrogatepass")).hexdigest()
     return Guard(idempotency_key, digest)
 
 

@@ -1,0 +1,50 @@
+"""How big and how long each benchmark is: the full run, the quick one, and CI's smoke test."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Sizes of one benchmark run."""
+
+    name: str
+    min_cases: int  # cases generated (at least)...
+    min_events: int  # ...and events (generation goes on in chunks until both are reached)
+    chunk_cases: int  # cases per generator task
+    load_batch: int  # stored events per transaction when loading the generated data
+    rounds: int  # append rounds, each: raw inserts, one writer, four writers
+    round_seconds: float
+    long_case_events: int  # the case rebuilt with and without snapshots
+    load_repeats: int  # loads of that case (and raw SELECTs of its rows) per figure
+    overdue_requests: int  # sequential GET /overdue (after a few unmeasured ones)
+    http_clients: int
+    http_seconds: float  # the command load runs this long...
+    http_max_commands: int  # ...or until this many commands were answered
+    replay_cases: int | None  # overdue by loading every aggregate (None: all of them)
+
+
+FULL = Sizes(
+    name="full", min_cases=100_000, min_events=1_000_000, chunk_cases=2_500, load_batch=400,
+    rounds=7, round_seconds=2.0, long_case_events=1_000, load_repeats=30,
+    overdue_requests=300, http_clients=32, http_seconds=20.0, http_max_commands=50_000,
+    replay_cases=None,
+)
+
+QUICK = Sizes(
+    name="quick", min_cases=5_000, min_events=50_000, chunk_cases=1_250, load_batch=400,
+    rounds=3, round_seconds=0.7, long_case_events=1_000, load_repeats=10,
+    overdue_requests=60, http_clients=32, http_seconds=5.0, http_max_commands=10_000,
+    replay_cases=None,
+)
+
+# For tests/integration/test_benchmarks_smoke.py: every part runs, on tiny sizes.
+SMOKE = Sizes(
+    name="smoke", min_cases=150, min_events=1_000, chunk_cases=75, load_batch=200,
+    rounds=1, round_seconds=0.3, long_case_events=200, load_repeats=2,
+    overdue_requests=5, http_clients=4, http_seconds=1.0, http_max_commands=200,
+    replay_cases=None,
+)
+
+SIZES = {sizes.name: sizes for sizes in (FULL, QUICK, SMOKE)}

@@ -1,0 +1,139 @@
+"""The load generator: a separate process that drives ``pqasso serve`` over loopback.
+
+``python -m benchmarks.http_load < SPEC`` reads a JSON spec (with API tokens: hence not on
+the command line) from standard input and prints one JSON object of results. Clients are asyncio tasks, each with its own keep-alive HTTP/1.1
+connection, so the generator spends little CPU per request (the server shares the machine).
+
+- ``"mode": "overdue"``: ``requests`` sequential ``GET /overdue?on=DAY`` (after a few unmeasured
+  ones); latency percentiles and the items of the last answer.
+- ``"mode": "commands"``: ``clients`` clients, each running the documented happy path on new
+  cases (``POST /cases``, then plan, approval, evidence, further details, judgement, award),
+  every command with an ``Idempotency-Key``, until ``seconds`` have passed or ``max_commands``
+  were answered. Latency is measured per command, from sending to the end of the answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import sys
+import time
+import uuid
+from typing import Any
+from urllib.parse import urlsplit
+
+from infrastructure.http import examples
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+class Client:
+    """One keep-alive HTTP/1.1 connection."""
+
+    def __init__(self, base_url: str) -> None:
+        parts = urlsplit(base_url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, method: str, path: str, token: str, body: Any = None,
+                      key: str | None = None) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        payload = b"" if body is None else json.dumps(body).encode()
+        head = [f"{method} {path} HTTP/1.1", f"Host: {self.host}", f"Authorization: Bearer {token}",
+                f"Content-Length: {len(payload)}"]
+        if body is not None:
+            head.append("Content-Type: application/json")
+        if key is not None:
+            head.append(f"Idempotency-Key: {key}")
+        self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + payload)
+        await self.writer.drain()
+        status = int((await self.reader.readline()).split()[1])
+        length = 0
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        return status, await self.reader.readexactly(length)
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            await self.writer.wait_closed()
+
+
+async def overdue(spec: dict[str, Any]) -> dict[str, Any]:
+    client = Client(spec["url"])
+    path, token = f"/overdue?on={spec['day']}", spec["tokens"]["reporting"]
+    latencies, errors, body = [], 0, b"[]"
+    for n in range(spec.get("warmup", 5) + spec["requests"]):
+        started = time.perf_counter()
+        status, body = await client.request("GET", path, token)
+        if n >= spec.get("warmup", 5):
+            latencies.append(time.perf_counter() - started)
+        errors += status != 200
+    await client.close()
+    items = [(item["case_id"], item["obligation"], item["due_on"]) for item in json.loads(body)]
+    return {"p50_ms": statistics.median(latencies) * 1000, "p95_ms": percentile(latencies, 95) * 1000,
+            "requests": len(latencies), "errors": errors, "items": items}
+
+
+async def commands(spec: dict[str, Any]) -> dict[str, Any]:
+    tokens, state = spec["tokens"], {"done": 0, "stop": False}
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    deadline = time.perf_counter() + spec["seconds"]
+
+    async def run_client(me: dict[str, str]) -> None:
+        client = Client(spec["url"])
+        roles = {"admin": tokens["admin"], "organisation": me["organisation"],
+                 "lead_reviewer": me["lead_reviewer"]}
+        opening = {**examples.OPEN_CASE, "lead_reviewer": me["reviewer_id"],
+                   "organisation": {**examples.OPEN_CASE["organisation"], "id": me["organisation_id"]}}
+        try:
+            while not state["stop"]:
+                status, body = await timed(client, "POST", "/cases", roles["admin"], opening)
+                if status != 201:
+                    continue
+                case_id = json.loads(body)["case_id"]
+                for path, step_body, role, _ in examples.HAPPY_PATH:
+                    if state["stop"]:
+                        break
+                    await timed(client, "POST", f"/cases/{case_id}/{path}", roles[role], step_body)
+        finally:
+            await client.close()
+
+    async def timed(client: Client, method: str, path: str, token: str, body: Any) -> tuple[int, bytes]:
+        started = time.perf_counter()
+        status, answer = await client.request(method, path, token, body, key=str(uuid.uuid4()))
+        latencies.append(time.perf_counter() - started)
+        statuses[status] = statuses.get(status, 0) + 1
+        state["done"] += 1
+        if time.perf_counter() >= deadline or state["done"] >= spec["max_commands"]:
+            state["stop"] = True
+        return status, answer
+
+    started = time.perf_counter()
+    await asyncio.gather(*(run_client(me) for me in tokens["clients"][:spec["clients"]]))
+    elapsed = time.perf_counter() - started
+    ok = sum(count for status, count in statuses.items() if 200 <= status < 300)
+    return {"commands": len(latencies), "ok": ok, "seconds": elapsed, "per_s": ok / elapsed,
+            "p50_ms": statistics.median(latencies) * 1000, "p95_ms": percentile(latencies, 95) * 1000,
+            "statuses": {str(k): v for k, v in sorted(statuses.items())}}
+
+
+def main() -> int:
+    spec = json.loads(sys.stdin.read())
+    run = {"overdue": overdue, "commands": commands}[spec["mode"]]
+    sys.stdout.write(json.dumps(asyncio.run(run(spec))) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

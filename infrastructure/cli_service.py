@@ -1,0 +1,161 @@
+"""`pqasso` commands that run or administer the service: serve, db, tokens, deadlines, projections."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+
+import structlog
+import uvicorn
+
+from application.deadline_job import run_deadline_job
+from infrastructure.availability import DatabaseGate, DatabaseGateMiddleware
+from infrastructure.bootstrap import bootstrap
+from infrastructure.cli_cases import read_models, service
+from infrastructure.cli_output import print_json, print_table
+from infrastructure.database import connect_or_start
+from infrastructure.http import create_api
+from infrastructure.logging import configure_logging
+from infrastructure.migrations import migrate as migrate_database
+from infrastructure.scheduler import DailyDeadlineJob
+from infrastructure.settings import Settings, redact
+from infrastructure.tokens import TokenStore
+from infrastructure.web import create_web_app, with_web_pages
+from projections.runner import ProjectionSupervisor
+
+log = structlog.get_logger(__name__)
+
+
+def migrate(args: argparse.Namespace) -> int:
+    settings = Settings.from_environ()
+    configure_logging(settings.log_format, settings.log_level)
+    with connect_or_start(settings) as database:
+        for line in migrate_database(database.url):
+            sys.stdout.write(line + "\n")
+    return 0
+
+
+@contextmanager
+def _token_store() -> Iterator[TokenStore]:
+    """Tokens are issued by the database owner (the service role may only read them)."""
+    settings = Settings.from_environ()
+    configure_logging(settings.log_format, settings.log_level)
+    with connect_or_start(settings) as database:
+        if settings.database_url is None:
+            migrate_database(database.url)
+        store = TokenStore(database.url, max_connections=1)
+        try:
+            yield store
+        finally:
+            store.close()
+
+
+def tokens_add(args: argparse.Namespace) -> int:
+    with _token_store() as store:
+        token = store.add(args.role, args.principal)
+    sys.stdout.write(token + "\n")
+    sys.stderr.write("Keep this token now: only its hash is stored, it cannot be shown again.\n")
+    return 0
+
+
+def tokens_list(args: argparse.Namespace) -> int:
+    with _token_store() as store:
+        rows = store.list()
+    print_table([(t.id, t.role.value, t.principal, t.created_at.isoformat(timespec="seconds"),
+                  t.revoked_at.isoformat(timespec="seconds") if t.revoked_at else None) for t in rows],
+                ["id", "role", "principal", "created at", "revoked at"])
+    return 0
+
+
+def tokens_revoke(args: argparse.Namespace) -> int:
+    with _token_store() as store:
+        revoked = store.revoke(args.token_id)
+    if not revoked:
+        sys.stderr.write(f"pqasso: no active token with id {args.token_id}\n")
+        return 1
+    sys.stdout.write(f"revoked token {args.token_id}\n")
+    return 0
+
+
+def deadlines_run(args: argparse.Namespace) -> int:
+    on = args.on or date.today()
+    with read_models() as (svc, supervisor):
+        result = run_deadline_job(svc.cases, supervisor.view("deadlines"), on)
+    sys.stdout.write(f"{on.isoformat()}: {len(result.lapsed)} case(s) lapsed (evidence deadline missed)\n")
+    for case_id in result.lapsed:
+        sys.stdout.write(f"  {case_id}\n")
+    return 0
+
+
+def projections_rebuild(args: argparse.Namespace) -> int:
+    with service() as svc, ProjectionSupervisor(svc.env) as supervisor:
+        applied = supervisor.rebuild()
+        statuses = supervisor.status()
+    sys.stdout.write(f"replayed {applied} event(s) into {len(statuses)} read model(s)\n")
+    return 0
+
+
+def projections_status(args: argparse.Namespace) -> int:
+    with service() as svc, ProjectionSupervisor(svc.env) as supervisor:
+        statuses = supervisor.status()
+    if args.json:
+        print_json([vars(s) for s in statuses])
+    else:
+        print_table([(s.name, s.position, s.head, s.lag) for s in statuses],
+                    ["projection", "position", "event store head", "lag"])
+    return 0
+
+
+def projections_run(args: argparse.Namespace) -> int:
+    """A worker: keep every read model up to date until SIGTERM or Ctrl-C."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with service() as svc, ProjectionSupervisor(svc.env) as supervisor:
+        supervisor.start()
+        log.info("projection_worker_started", projections=[s.name for s in supervisor.status()])
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+        log.info("projection_worker_stopping")
+    return 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    """The HTTP API, with projections followed and the deadline job run daily, in one process."""
+    settings = Settings.from_environ()
+    svc = bootstrap(settings, migrate_first=settings.database_url is None)
+    supervisor = ProjectionSupervisor(svc.env)
+    tokens = TokenStore(svc.database.url, timeout=settings.database_timeout)
+    gate = DatabaseGate(svc.database.url)  # 503 at once while the database is down
+    job = DailyDeadlineJob(svc.cases, supervisor.view("deadlines"),
+                           caught_up=supervisor.wait_until_caught_up)
+    try:
+        gate.start()
+        supervisor.start()
+        job.start()
+        deadlines = supervisor.view("deadlines")
+        api = create_api(svc.cases, tokens, deadlines, supervisor)
+        web = create_web_app(svc.cases, tokens, deadlines, deadlines, secure_cookies=settings.secure_cookies)
+        log.info("service_listening", url=f"http://{args.host}:{args.port}",
+                 database=redact(svc.database.url), embedded=svc.database.embedded is not None)
+        sys.stderr.write(
+            f"pqasso is listening on http://{args.host}:{args.port}: pages for CES staff at /ui/, "
+            "the API's description at /openapi.json.\n"
+            "First admin token: run `pqasso tokens add --role admin --principal YOUR-NAME` with the "
+            "same PQASSO_DATABASE_URL / PQASSO_DATA_DIR.\n"
+        )
+        uvicorn.run(DatabaseGateMiddleware(with_web_pages(api, web), gate=gate), host=args.host,
+                    port=args.port, log_config=None, access_log=False)
+    finally:
+        gate.stop()
+        job.stop()
+        supervisor.close()
+        tokens.close()
+        svc.close()
+    return 0

@@ -1,0 +1,182 @@
+"""The audit view: every event of every case, in the order it was recorded.
+
+One row per stored event, keyed by its notification id (the store's total order), with who
+did it (principal and role), when it was recorded, the day it happened in the process and
+its data as JSON (``application.views.event_data``, as the history API shows it). Indexed for
+the auditor's filters: by case, by actor, by event type, by recording time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from abc import abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import Enum
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.postgres import PostgresDatastore
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Composable, Identifier
+from psycopg.types.json import Jsonb
+
+from application.views import _EVENT_BOOKKEEPING, event_type
+from domain.case import Case
+from projections.base import (
+    CaseProjection,
+    EventWithTracking,
+    PostgresReadModel,
+    ReadModel,
+    copy_rows,
+    qualified,
+)
+from projections.facts import business_date
+
+_COLUMNS = (
+    ("notification_id", "bigint"), ("case_id", "uuid"), ("version", "integer"),
+    ("event_type", "text"), ("actor_principal", "text"), ("actor_role", "text"),
+    ("recorded_at", "timestamptz"), ("business_date", "date"), ("data", "jsonb"),
+)
+_INDEXES = {  # index suffix -> columns
+    "case": ("case_id", "notification_id"),
+    "actor": ("actor_principal", "notification_id"),
+    "type": ("event_type", "notification_id"),
+    "recorded": ("recorded_at",),
+}
+MAX_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class AuditActor:
+    """Who did it: a principal acting in a role."""
+
+    principal: str | None
+    role: str | None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One recorded event, as the auditor reads it."""
+
+    notification_id: int
+    case_id: UUID
+    version: int
+    event_type: str
+    actor: AuditActor
+    recorded_at: datetime
+    business_date: date | None
+    data: dict[str, Any]
+
+
+class AuditView(ReadModel):
+    """The recorded events of every case, filterable."""
+
+    @abstractmethod
+    def events(
+        self, case_id: UUID | None = None, actor: str | None = None, event_type: str | None = None,
+        since: datetime | None = None, until: datetime | None = None, limit: int = 100,
+        after: int | None = None,
+    ) -> list[AuditEntry]:
+        """Events in recorded order matching every filter given: ``actor`` is a principal,
+        ``since``/``until`` bound the recording time (inclusive/exclusive), ``after`` is the
+        ``notification_id`` of the last entry of the previous page."""
+
+
+class PostgresAuditView(PostgresReadModel, AuditView):
+    """The audit view in PostgreSQL: ``<name>_events``."""
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        table = self.events_table = self.table("events")
+        self.sql_create_statements.append(SQL(
+            "CREATE TABLE IF NOT EXISTS {} (notification_id bigint PRIMARY KEY, case_id uuid "
+            "NOT NULL, version integer NOT NULL, event_type text NOT NULL, actor_principal text, "
+            "actor_role text, recorded_at timestamptz NOT NULL, business_date date, data jsonb "
+            "NOT NULL)").format(qualified(table)))
+        for suffix, columns in _INDEXES.items():
+            index = f"{table[1]}_{suffix}_idx"
+            self.check_identifier_length(index)
+            self.sql_create_statements.append(SQL("CREATE INDEX IF NOT EXISTS {} ON {} ({})").format(
+                Identifier(index), qualified(table), SQL(", ").join(map(Identifier, columns))))
+
+    def _prepare(self, curs: Cursor[DictRow], items: Sequence[EventWithTracking],
+                 state: Any) -> list[tuple[Any, ...]]:
+        return [_row(event, tracking.notification_id)
+                for event, tracking in items if isinstance(event, Case.Event)]
+
+    def _store(self, curs: Cursor[DictRow], rows: list[tuple[Any, ...]]) -> None:
+        # Plain COPY, no upsert: exactly-once is guaranteed by the position check, and a
+        # duplicate would violate the primary key and roll the whole batch back.
+        copy_rows(curs, self.events_table, _COLUMNS, rows)
+
+    def events(
+        self, case_id: UUID | None = None, actor: str | None = None, event_type: str | None = None,
+        since: datetime | None = None, until: datetime | None = None, limit: int = 100,
+        after: int | None = None,
+    ) -> list[AuditEntry]:
+        filters: list[tuple[str, Any]] = [
+            ("case_id = %s", case_id), ("actor_principal = %s", actor),
+            ("event_type = %s", event_type), ("recorded_at >= %s", since),
+            ("recorded_at < %s", until), ("notification_id > %s", after),
+        ]
+        given = [(condition, value) for condition, value in filters if value is not None]
+        where: Composable = SQL(" AND ").join(SQL(c) for c, _ in given) if given else SQL("TRUE")
+        statement = SQL("SELECT * FROM {} WHERE {} ORDER BY notification_id LIMIT %s").format(
+            qualified(self.events_table), where)
+        with self.datastore.transaction() as curs:
+            curs.execute(statement, [v for _, v in given] + [max(1, min(limit, MAX_LIMIT))])
+            rows = curs.fetchall()
+        return [AuditEntry(
+            row["notification_id"], row["case_id"], row["version"], row["event_type"],
+            AuditActor(row["actor_principal"], row["actor_role"]), row["recorded_at"],
+            row["business_date"], row["data"]) for row in rows]
+
+
+def _as_is(text: str) -> str:
+    return text
+
+
+def _encode_value(value: Any) -> Any:
+    if isinstance(value, date):  # and datetime
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, UUID):
+        return str(value)
+    names = _FIELDS.get(type(value))
+    if names is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
+        names = _FIELDS[type(value)] = tuple(f.name for f in dataclasses.fields(value))
+    if names is None:
+        raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+    return {name: getattr(value, name) for name in names}
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+_ENCODER = json.JSONEncoder(default=_encode_value, ensure_ascii=False)
+
+
+def event_json(event: Any) -> str:
+    """``json.dumps(application.views.event_data(event))``, about twice as fast: the C encoder
+    walks the containers and calls back only for dates, enums and dataclasses. (A test checks
+    the two agree on every event type.)"""
+    return _ENCODER.encode({name: value for name, value in vars(event).items()
+                            if name not in _EVENT_BOOKKEEPING})
+
+
+def _row(event: Case.Event, notification_id: int) -> tuple[Any, ...]:
+    actor = getattr(event, "actor", None)
+    return (
+        notification_id, event.originator_id, event.originator_version, event_type(event),
+        getattr(actor, "principal", None), getattr(getattr(actor, "role", None), "value", None),
+        event.timestamp, business_date(event), Jsonb(event_json(event), _as_is),
+    )
+
+
+class AuditProjection(CaseProjection[AuditView]):
+    """Keeps the audit view: table ``audit_events``, env prefix ``AUDIT_``."""
+
+    name = "audit"

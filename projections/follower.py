@@ -1,0 +1,96 @@
+"""One projection followed live by the library's ``ProjectionRunner``, in its own thread.
+
+The runner subscribes from the read model's stored position (LISTEN/NOTIFY plus paging) and
+calls the projection's ``process_event`` for each new event. It stops at the first error;
+``run_forever(timeout)`` re-raises it here, where it is kept for the supervisor to report.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from eventsourcing.projection import ProjectionRunner
+
+from application.cases import QualityMarkCases
+from projections.base import APPLICATION_NAME, PostgresReadModel
+
+if TYPE_CHECKING:
+    from projections.registry import ProjectionSpec
+
+log = structlog.get_logger(__name__)
+
+
+class Follower:
+    """The live path of one projection, plus what the supervisor knows about it."""
+
+    def __init__(self, spec: ProjectionSpec, view: PostgresReadModel, env: Mapping[str, str]):
+        self.spec, self.name, self.view = spec, spec.name, view
+        prefix = self.name.upper()
+        # The runner builds its own application and view: small pools, no DDL (the
+        # supervisor created the tables), and the LISTEN connection needs one of them.
+        self.env = {**env, "CASES_POSTGRES_POOL_SIZE": "1", "CASES_POSTGRES_MAX_OVERFLOW": "2",
+                    "CASES_CREATE_TABLE": "false", f"{prefix}_POSTGRES_POOL_SIZE": "1",
+                    f"{prefix}_POSTGRES_MAX_OVERFLOW": "1", f"{prefix}_CREATE_TABLE": "false"}
+        self.state = "stopped"
+        self.failures, self.next_start = 0, 0.0
+        self.restarts, self.last_problem = 0, None
+        self.last_position: int | None = None
+        self.behind_since: float | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._runner: ProjectionRunner[Any, Any] | None = None
+        self._error: BaseException | None = None
+
+    def start(self) -> None:
+        """Start following from the stored position; returns once the runner is built."""
+        self.stop()
+        self._stop.clear()
+        self._error, self.behind_since = None, None
+        ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(ready,), daemon=True,
+                                        name=f"projection-{self.name}")
+        self._thread.start()
+        ready.wait()
+        if self.running():
+            self.state = "following"
+            log.info("projection_following", projection=self.name,
+                     position=self.view.max_tracking_id(APPLICATION_NAME))
+
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop(self) -> None:
+        self._stop.set()
+        runner = self._runner
+        if runner is not None:
+            runner.stop()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self.state in ("following", "catching_up"):
+            self.state = "stopped"
+
+    def take_error(self) -> BaseException | None:
+        """Why the runner stopped, once (None if it was stopped on purpose)."""
+        error, self._error = self._error, None
+        return error
+
+    def _run(self, ready: threading.Event) -> None:
+        try:
+            with ProjectionRunner(
+                application_class=QualityMarkCases, projection_class=self.spec.projection_class,
+                view_class=self.spec.view_class, env=self.env,
+            ) as runner:
+                self._runner = runner
+                ready.set()
+                while not (self._stop.is_set() or runner.is_interrupted.is_set()):
+                    runner.run_forever(timeout=0.5)
+        except BaseException as error:  # reported by the supervisor's watchdog
+            self._error = error
+        finally:
+            self._runner = None
+            self.state = "failed" if self._error is not None else self.state
+            ready.set()
