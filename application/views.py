@@ -10,7 +10,7 @@ from uuid import UUID
 
 from domain.case import Case
 
-_EVENT_BOOKKEEPING = {"originator_id", "originator_version", "timestamp", "originator_topic", "actor"}
+EVENT_BOOKKEEPING = {"originator_id", "originator_version", "timestamp", "originator_topic", "actor"}
 
 
 def to_jsonable(value: Any) -> Any:
@@ -84,7 +84,7 @@ def event_data(event: Any) -> dict[str, Any]:
     return {
         name: to_jsonable(value)
         for name, value in vars(event).items()
-        if name not in _EVENT_BOOKKEEPING
+        if name not in EVENT_BOOKKEEPING
     }
 
 

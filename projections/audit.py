@@ -24,7 +24,7 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composable, Identifier
 from psycopg.types.json import Jsonb
 
-from application.views import _EVENT_BOOKKEEPING, event_type
+from application.views import EVENT_BOOKKEEPING, event_type
 from domain.case import Case
 from projections.base import (
     CaseProjection,
@@ -164,7 +164,7 @@ def event_json(event: Any) -> str:
     walks the containers and calls back only for dates, enums and dataclasses. (A test checks
     the two agree on every event type.)"""
     return _ENCODER.encode({name: value for name, value in vars(event).items()
-                            if name not in _EVENT_BOOKKEEPING})
+                            if name not in EVENT_BOOKKEEPING})
 
 
 def _row(event: Case.Event, notification_id: int) -> tuple[Any, ...]:
