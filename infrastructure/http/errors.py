@@ -30,6 +30,7 @@ from infrastructure.http.bodies_evidence import UNION_TAGS
 from infrastructure.http.problems import ApiProblem, problem_response
 
 log = structlog.get_logger(__name__)
+MAX_FIELD_ERRORS = 100
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -69,10 +70,13 @@ async def _case_error(request: Request, exc: Exception) -> Response:
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = list(dict.fromkeys(field_error(error) for error in exc.errors()))
-    log.info("request_invalid", path=request.url.path, fields=[field for field, _ in errors])
+    shown = errors[:MAX_FIELD_ERRORS]  # a hostile body can hold thousands of faults
+    log.info("request_invalid", path=request.url.path, fields=[field for field, _ in shown],
+             faults=len(errors))
+    more = f" (the first {len(shown)} of {len(errors)})" if len(errors) > len(shown) else ""
     return problem_response(
-        request.scope, 422, "The request is not valid: see errors for each field and why.",
-        slug="invalid-input", title="Invalid input", errors=errors,
+        request.scope, 422, f"The request is not valid: see errors for each field and why{more}.",
+        slug="invalid-input", title="Invalid input", errors=shown,
     )
 
 

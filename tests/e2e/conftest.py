@@ -28,7 +28,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "e2e: drives Debian's headless Chromium against a running server")
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an asyncio loop running in this
+# thread until it stops, and later tests that call asyncio.run() would then fail.
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[object]:
     """A headless Chromium (Playwright's Browser); skipped where there is none, outside CI."""
     if not CHROMIUM.exists():

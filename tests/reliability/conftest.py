@@ -13,9 +13,8 @@ import pytest
 from psycopg import sql
 
 from infrastructure.database import create_database, drop_database
-from infrastructure.migrations import SERVICE_ROLE
+from infrastructure.migrations import SERVICE_ROLE, migrate
 from infrastructure.settings import parse_database_url, replace_dbname
-from tests.reliability.support import pqasso
 
 
 def url_as(admin_url: str, user: str, password: str) -> str:
@@ -36,7 +35,7 @@ class Database:
 
 @pytest.fixture
 def migrated_database(postgres_server_url: str) -> Iterator[Callable[[], Database]]:
-    """Makes fresh databases migrated by `pqasso db migrate`, each with a service login
+    """Makes fresh migrated databases, each with a service login
     (a random password), dropped after the test."""
     made: list[tuple[str, str]] = []
 
@@ -46,8 +45,7 @@ def migrated_database(postgres_server_url: str) -> Iterator[Callable[[], Databas
         create_database(postgres_server_url, name)
         made.append((name, login))
         url = replace_dbname(postgres_server_url, name)
-        migrated = pqasso("db", "migrate", env={"PQASSO_DATABASE_URL": url})
-        assert migrated.returncode == 0, migrated.stderr
+        migrate(url)  # in process: `pqasso db migrate` itself is run by test_outage.py
         with psycopg.connect(postgres_server_url, autocommit=True) as conn:
             conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE {}").format(
                 sql.Identifier(login), sql.Literal(password), sql.Identifier(SERVICE_ROLE)))

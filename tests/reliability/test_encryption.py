@@ -21,7 +21,7 @@ from infrastructure.settings import Settings
 from tests.integration.support import run_example
 from tests.reliability.support import pqasso
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 PERSONAL = ("Riverside Community Trust", "J Smith", "Employers' liability insurance",
             "complaints procedure", "board minutes", "Minutes enclosed", "All now met")
