@@ -83,21 +83,31 @@ class QualityMarkCases(Application[UUID]):
             if replayed:
                 return replayed
             raise
+        self._remember(case)
         log.info("case_opened", case_id=str(case.id), level=case.level, unmet=len(case.unmet_indicators))
         return CommandResult(case.id, case.version)
 
     def execute(self, cmd: CaseCommand, ctx: CommandContext) -> CommandResult:
-        """Run one command on an existing case: load, check the guards, decide, save."""
+        """Run one command on an existing case: load, check the guards, decide, save.
+
+        The first attempt decides on the cached case without asking the database whether
+        it moved on: if it did (another process wrote), the decision cannot be recorded (its
+        version is taken: IntegrityError) and the command runs again on the latest case; a
+        refusal is only given on the latest case. Saves a round trip per command."""
         replayed = self._first_answer(ctx)
         if replayed:
             return replayed
+        latest = False
         for _ in range(MAX_ATTEMPTS):
-            case = self.get_case(cmd.case_id)
+            case, latest = self._case_for_command(cmd.case_id, latest)
             try:
                 if ctx.expected_version is not None and case.version != ctx.expected_version:
                     raise VersionConflict(cmd.case_id, ctx.expected_version, case.version)
                 cmd.apply_to(case, ctx)
             except (VersionConflict, CaseError):
+                if not latest:  # decided on the cached case: look at the latest first
+                    latest = True
+                    continue
                 # The same request, racing itself, may have been recorded since the first
                 # look: then the case moved on because of it, and its answer is the answer.
                 replayed = self._first_answer(ctx)
@@ -113,7 +123,9 @@ class QualityMarkCases(Application[UUID]):
                 if ctx.expected_version is not None:
                     raise VersionConflict(cmd.case_id, ctx.expected_version, None) from None
                 log.info("command_retried_after_conflict", case_id=str(cmd.case_id))
+                latest = True
                 continue
+            self._remember(case)
             log.info("command_recorded", command=type(cmd).__name__, case_id=str(case.id), version=case.version)
             return CommandResult(case.id, case.version)
         raise VersionConflict(cmd.case_id, None, None)
@@ -149,6 +161,29 @@ class QualityMarkCases(Application[UUID]):
                 ctx.actor.principal, ctx.idempotency_key, ctx.request_hash or "", case.id, case.version
             )
         self.save(case, **kwargs)
+
+    def _case_for_command(self, case_id: UUID, latest: bool) -> tuple[Case, bool]:
+        """A private copy of the cached case (and False), or of the latest one (and True)."""
+        cache = self.repository.cache
+        if not latest and cache is not None:
+            try:
+                return _private_copy(cache.get(case_id)), False
+            except KeyError:
+                pass
+        return self.get_case(case_id), True
+
+    def _remember(self, case: Case) -> None:
+        """Cache a case just recorded (the library caches only what it loads), unless the
+        cache already holds a later version."""
+        cache = self.repository.cache
+        if cache is None:
+            return
+        try:
+            cached = cache.get(case.id)
+        except KeyError:
+            cached = None
+        if cached is None or cached.version < case.version:
+            cache.put(case.id, case)
 
     def _first_answer(self, ctx: CommandContext) -> CommandResult | None:
         if ctx.idempotency_key is None:

@@ -26,24 +26,24 @@ class Sizes:
 
 
 FULL = Sizes(
-    name="full", min_cases=100_000, min_events=1_000_000, chunk_cases=2_500, load_batch=400,
+    name="full", min_cases=100_000, min_events=1_000_000, chunk_cases=2_500, load_batch=1_000,
     rounds=7, round_seconds=2.0, long_case_events=1_000, load_repeats=30,
     overdue_requests=300, http_clients=32, http_seconds=20.0, http_max_commands=50_000,
     replay_cases=None,
 )
 
 QUICK = Sizes(
-    name="quick", min_cases=5_000, min_events=50_000, chunk_cases=1_250, load_batch=400,
-    rounds=3, round_seconds=0.7, long_case_events=1_000, load_repeats=10,
-    overdue_requests=60, http_clients=32, http_seconds=5.0, http_max_commands=10_000,
+    name="quick", min_cases=5_000, min_events=40_000, chunk_cases=1_000, load_batch=1_000,
+    rounds=3, round_seconds=0.5, long_case_events=1_000, load_repeats=10,
+    overdue_requests=50, http_clients=32, http_seconds=4.0, http_max_commands=10_000,
     replay_cases=None,
 )
 
 # For tests/integration/test_benchmarks_smoke.py: every part runs, on tiny sizes.
 SMOKE = Sizes(
-    name="smoke", min_cases=150, min_events=1_000, chunk_cases=75, load_batch=200,
-    rounds=1, round_seconds=0.3, long_case_events=200, load_repeats=2,
-    overdue_requests=5, http_clients=4, http_seconds=1.0, http_max_commands=200,
+    name="smoke", min_cases=100, min_events=600, chunk_cases=50, load_batch=200,
+    rounds=1, round_seconds=0.2, long_case_events=60, load_repeats=2,
+    overdue_requests=3, http_clients=4, http_seconds=0.5, http_max_commands=100,
     replay_cases=None,
 )
 

@@ -26,6 +26,12 @@ from urllib.parse import urlsplit
 from infrastructure.http import examples
 
 
+def open_case_body(organisation: str, reviewer: str) -> dict[str, Any]:
+    """The documented site visit, for ``organisation`` with lead reviewer ``reviewer``."""
+    return {**examples.OPEN_CASE, "organisation": {**examples.OPEN_CASE["organisation"], "id": organisation},
+            "lead_reviewer": reviewer}
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
@@ -94,8 +100,7 @@ async def commands(spec: dict[str, Any]) -> dict[str, Any]:
         client = Client(spec["url"])
         roles = {"admin": tokens["admin"], "organisation": me["organisation"],
                  "lead_reviewer": me["lead_reviewer"]}
-        opening = {**examples.OPEN_CASE, "lead_reviewer": me["reviewer_id"],
-                   "organisation": {**examples.OPEN_CASE["organisation"], "id": me["organisation_id"]}}
+        opening = open_case_body(me["organisation_id"], me["reviewer_id"])
         try:
             while not state["stop"]:
                 status, body = await timed(client, "POST", "/cases", roles["admin"], opening)

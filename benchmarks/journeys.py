@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
-from uuid import UUID
 
 from application.cases import QualityMarkCases
 from application.commands import CommandContext
+from benchmarks.http_load import open_case_body
 from domain.participants import Actor, Role
 from infrastructure.http import examples
 from infrastructure.http.bodies import OpenCaseIn
@@ -24,11 +24,6 @@ _BODY_TYPES = {path.removeprefix("/cases/{case_id}/"): body for path, _, body, _
 STEPS: tuple[tuple[str, dict[str, Any], str], ...] = tuple(
     (path, body, role) for path, body, role, _ in examples.HAPPY_PATH)
 COMMANDS_PER_JOURNEY = 1 + len(STEPS)
-
-
-def open_case_body(organisation: str, reviewer: str) -> dict[str, Any]:
-    return {**examples.OPEN_CASE, "organisation": {**examples.OPEN_CASE["organisation"], "id": organisation},
-            "lead_reviewer": reviewer}
 
 
 class Journeys:
@@ -53,13 +48,8 @@ class Journeys:
             opened = self.app.open_case(self.open, CommandContext(self.actors["admin"], self.today))
             yield
             for body, role in self.steps:
-                self.app.execute(self._command(body, opened.case_id),
-                                 CommandContext(self.actors[role], self.today))
+                self.app.execute(body.command(opened.case_id), CommandContext(self.actors[role], self.today))
                 yield
-
-    @staticmethod
-    def _command(body: Any, case_id: UUID) -> Any:
-        return body.command(case_id)
 
 
 def stored_payloads() -> list[tuple[str, bytes]]:

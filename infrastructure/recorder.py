@@ -23,17 +23,18 @@ from infrastructure.audit_chain import EventChain
 from infrastructure.availability import fail_fast
 
 _BEGIN, _COMMIT = SQL("BEGIN"), SQL("COMMIT")
-
-
 # A pooled connection handed out less than this long ago is not pinged again (see below).
 PING_IF_IDLE_FOR = 1.0
 
 
 def ping_only_idle_connections(datastore: PostgresDatastore, idle_for: float = PING_IF_IDLE_FOR) -> None:
     """With ``POSTGRES_PRE_PING``, the pool pings every connection it hands out: one more
-    round trip per statement, measured at a quarter of a command's time. Ping only those
-    not handed out for ``idle_for`` seconds (those a server restart may have broken); a
-    connection broken since is retried by the recorders' ``@retry`` on OperationalError."""
+    round trip per checkout, two per command (BENCHMARKS.md). Ping only those not handed
+    out for ``idle_for`` seconds (those a server restart may have broken); one broken since
+    is retried by the recorders' ``@retry`` on OperationalError, like any lost connection.
+
+    (psycopg_pool takes its ``check`` callback only in its constructor, which the library
+    calls: hence the private attribute, which psycopg_pool 3.1 to 3.3 all have.)"""
     if datastore.pool._check is None:  # pre-ping off: nothing to do
         return
 
@@ -141,7 +142,7 @@ class CasesRecorder(PostgresApplicationRecorder):
     ) -> Sequence[int] | None:
         """The library's insert transaction (same hooks, same statements, same lock), sent
         as one pipeline with its COMMIT: one round trip per save instead of two, and the
-        table lock is held for the server's work only, not for a round trip to the client.
+        table lock is no longer held across a round trip to the client (BENCHMARKS.md).
 
         ``BEGIN`` and ``COMMIT`` are sent explicitly (the pooled connections are in
         autocommit mode). If a statement fails, PostgreSQL skips the rest, COMMIT included,
@@ -162,7 +163,8 @@ class CasesRecorder(PostgresApplicationRecorder):
                             self._insert_stored_events(insert_curs, stored_events, **kwargs)
                         curs.execute(_COMMIT, prepare=False)
                 except BaseException:
-                    if conn.info.transaction_status != TransactionStatus.IDLE:
+                    # Not on a broken connection (UNKNOWN): the pool discards that one.
+                    if conn.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
                         conn.rollback()
                     raise
                 if not stored_events:
@@ -173,7 +175,7 @@ class CasesRecorder(PostgresApplicationRecorder):
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
         # Runs inside insert_events()'s pipelined transaction, before the table lock; a
-        # duplicate key surfaces at the library's pipeline.sync() as IntegrityError.
+        # duplicate key surfaces as IntegrityError when the pipeline is synced.
         self.event_chain.record(curs, stored_events)  # queued only: no result is read
         record: IdempotencyRecord | None = kwargs.get("idempotency")
         if record is not None:

@@ -1,0 +1,38 @@
+"""The benchmark's machinery on tiny sizes, so CI keeps it working (not its figures: no
+benchmark is a pass/fail test). Every part runs: writer processes, the long case, the
+generated data set, the projection rebuild, ``pqasso serve`` with the load generator."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from benchmarks import report
+from benchmarks.config import SMOKE
+from benchmarks.run import run_all
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+REQUIRED = (
+    "append_per_s", "append_ratio_vs_raw_insert", "append_per_s_4_writers", "append_speedup_4_writers",
+    "case_load_ms_1000_events", "case_load_ratio_vs_raw_select", "projection_catchup_events_per_s",
+    "overdue_p50_ms_100k_cases", "overdue_p95_ms_100k_cases", "overdue_by_replay_ms_100k_cases",
+    "http_commands_per_s_32_clients", "http_p95_ms_32_clients", "serve_peak_rss_mb",
+)
+
+
+def test_the_benchmarks_run_end_to_end_on_tiny_sizes(fresh_migrated_url, tmp_path) -> None:
+    results = run_all(fresh_migrated_url, SMOKE, tmp_path, echo=lambda _: None)
+
+    assert set(REQUIRED) <= set(results)
+    assert all(isinstance(v, int | float) and math.isfinite(v) for v in results.values())
+    assert results["events_in_store"] >= SMOKE.min_events
+    assert results["cases_in_store"] >= SMOKE.min_cases
+    assert results["overdue_answers_agree"] == 1.0  # read model and replay give one answer
+    assert results["http_errors"] == 0
+    report.write(results, tmp_path / "results.json")
+    written = json.loads((tmp_path / "results.json").read_text())
+    assert set(written) == set(results) and all(isinstance(v, int | float) for v in written.values())
+    assert "append_ratio_vs_raw_insert" in report.table(results)
