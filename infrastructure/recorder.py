@@ -23,6 +23,10 @@ from infrastructure.audit_chain import EventChain
 from infrastructure.availability import fail_fast
 
 _BEGIN, _COMMIT = SQL("BEGIN"), SQL("COMMIT")
+_ASYNC_COMMIT = SQL("SET LOCAL synchronous_commit TO off")
+# A transactional WAL record (any role may write one): its commit waits for the WAL flush.
+# (pg_current_xact_id() alone would not: a transaction that wrote no WAL commits lazily.)
+_FLUSH = SQL("SELECT pg_logical_emit_message(true, 'pqasso.flush', '')")
 # A pooled connection handed out less than this long ago is not pinged again (see below).
 PING_IF_IDLE_FOR = 1.0
 
@@ -136,6 +140,10 @@ class CasesRecorder(PostgresApplicationRecorder):
             SQL("REVOKE ALL ON FUNCTION {}.{}() FROM PUBLIC").format(schema, function),
         ]
 
+    # Commit the events inside the table lock without waiting for the WAL flush, then wait
+    # for it outside the lock, before answering (see insert_events). False: the library's way.
+    flush_outside_lock = True
+
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -149,6 +157,17 @@ class CasesRecorder(PostgresApplicationRecorder):
         up to the pipeline's sync, where psycopg raises the first error; the transaction is
         then rolled back before the connection goes back to the pool. A hook that reads a
         result mid-transaction (``fetchone()``) makes psycopg flush the pipeline first.
+
+        With ``flush_outside_lock``, the transaction commits with ``synchronous_commit``
+        off: the lock is released without waiting for the disk, so writers no longer queue
+        behind each other's WAL flush and their flushes can be shared (group commit). Then,
+        in the same round trip, a one-statement transaction that writes WAL commits with the
+        session's ``synchronous_commit``: its flush covers the events' commit record (WAL is
+        one stream), so a save still returns only once its events are durable. Ids still
+        follow commit order (the lock is held until the events are visible). The difference:
+        for the length of one flush, other sessions may read events not yet on disk (a
+        crash of PostgreSQL in that moment loses them, unacknowledged). BENCHMARKS.md,
+        "Four writers", has the figures.
         """
         if self.datastore.enable_db_functions:  # never enabled here: ids would interleave
             return super().insert_events(stored_events, **kwargs)
@@ -158,10 +177,14 @@ class CasesRecorder(PostgresApplicationRecorder):
                 try:
                     with conn.pipeline():
                         curs.execute(_BEGIN, prepare=False)
+                        if self.flush_outside_lock:
+                            curs.execute(_ASYNC_COMMIT, prepare=True)
                         self._insert_events(curs, stored_events, **kwargs)
                         if stored_events:
                             self._insert_stored_events(insert_curs, stored_events, **kwargs)
                         curs.execute(_COMMIT, prepare=False)
+                        if self.flush_outside_lock:
+                            curs.execute(_FLUSH, prepare=True)
                 except BaseException:
                     # Not on a broken connection (UNKNOWN): the pool discards that one.
                     if conn.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):

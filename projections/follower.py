@@ -3,12 +3,19 @@
 The runner subscribes from the read model's stored position (LISTEN/NOTIFY plus paging) and
 calls the projection's ``process_event`` for each new event. It stops at the first error;
 ``run_forever(timeout)`` re-raises it here, where it is kept for the supervisor to report.
+
+Every start opens connections of its own (the runner's application and view), so every
+stop must close them all: the library's runner closes only its application, and a view left
+open keeps its pool's connections (and the pool's threads, which keep retrying to connect)
+until the process ends. A supervisor restarts followers often (a stall, a failure, a position
+conflict with another worker), so that leak alone filled the server's ``max_connections``.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -23,17 +30,45 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 
+class _Runner(ProjectionRunner[Any, Any]):
+    """The library's runner, which also closes the view it opened: when it stops, and when
+    building it fails part way (e.g. no connection for the view's first query)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        try:
+            super().__init__(**kwargs)
+        except BaseException:
+            self._close_view()
+            raise
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc_val: BaseException | None,
+                 exc_tb: TracebackType | None) -> None:
+        try:
+            super().__exit__(exc_type, exc_val, exc_tb)  # stops the threads, closes the app
+        finally:
+            self._close_view()
+
+    def _close_view(self) -> None:
+        view = getattr(self, "view", None)
+        if view is not None:
+            view.datastore.close()
+
+
 class Follower:
     """The live path of one projection, plus what the supervisor knows about it."""
 
     def __init__(self, spec: ProjectionSpec, view: PostgresReadModel, env: Mapping[str, str]):
         self.spec, self.name, self.view = spec, spec.name, view
         prefix = self.name.upper()
-        # The runner builds its own application and view: small pools, no DDL (the
-        # supervisor created the tables), and the LISTEN connection needs one of them.
-        self.env = {**env, "CASES_POSTGRES_POOL_SIZE": "1", "CASES_POSTGRES_MAX_OVERFLOW": "2",
+        # The runner builds its own application and view, with no DDL (the supervisor created
+        # the tables) and pools of exactly the connections its threads hold at once: two for
+        # the application (the LISTEN thread holds one while following, the thread pulling new
+        # events uses the other), one for the view (the thread processing events). No overflow:
+        # a pool that may grow does so whenever a checkout has to wait, even the first one made
+        # while the pool is still connecting, and keeps the spare idle for ten minutes.
+        self.env = {**env, "CASES_POSTGRES_POOL_SIZE": "2", "CASES_POSTGRES_MAX_OVERFLOW": "0",
                     "CASES_CREATE_TABLE": "false", f"{prefix}_POSTGRES_POOL_SIZE": "1",
-                    f"{prefix}_POSTGRES_MAX_OVERFLOW": "1", f"{prefix}_CREATE_TABLE": "false"}
+                    f"{prefix}_POSTGRES_MAX_OVERFLOW": "0", f"{prefix}_CREATE_TABLE": "false"}
         self.state = "stopped"
         self.failures, self.next_start = 0, 0.0
         self.restarts, self.last_problem = 0, None
@@ -80,7 +115,7 @@ class Follower:
 
     def _run(self, ready: threading.Event) -> None:
         try:
-            with ProjectionRunner(
+            with _Runner(
                 application_class=QualityMarkCases, projection_class=self.spec.projection_class,
                 view_class=self.spec.view_class, env=self.env,
             ) as runner:

@@ -25,7 +25,7 @@ from projections.base import APPLICATION_NAME
 from projections.catchup import PAGE_SIZE, catch_up
 from projections.follower import Follower
 from projections.leadership import LeaderLocks
-from projections.registry import ALL, ProjectionSpec, pool_env
+from projections.registry import ALL, ProjectionSpec
 
 __all__ = ["ALL", "ProjectionSpec", "ProjectionStatus", "ProjectionSupervisor"]
 
@@ -62,8 +62,12 @@ class ProjectionSupervisor:
         self.env = dict(env)
         self.page_size, self.interval, self.stall_after = page_size, watchdog_interval, stall_after
         self.backoff, self.exclusive = backoff, exclusive
-        # Small pools: the service has its own; these only read pages and write batches.
-        self.app = QualityMarkCases(env={**self.env, **pool_env("CASES", 2)})
+        # Small pools (the service has its own), as big as the threads using them at once:
+        # this application's, the catch-up's page reader or the watchdog (one at a time, under
+        # the lock) and a status() from another thread; each view's (registry.open_view), a
+        # catch-up's two threads and a reader. Each follower opens three more (follower.py).
+        self.app = QualityMarkCases(env={**self.env, "CASES_POSTGRES_POOL_SIZE": "1",
+                                         "CASES_POSTGRES_MAX_OVERFLOW": "1"})
         self.followers = [Follower(spec, spec.open_view(self.env), self.env) for spec in projections]
         kwargs = self.followers[0].view.datastore.pool.kwargs if self.followers else {}
         self.leader = LeaderLocks({k: v for k, v in kwargs.items()

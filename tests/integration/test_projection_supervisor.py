@@ -100,6 +100,34 @@ def test_a_killed_listener_connection_fails_the_follower_which_is_restarted(db, 
         assert all(s.restarts >= 1 for s in supervisor.status())
 
 
+def test_followers_restarted_again_and_again_leave_no_connection_behind(db, app):
+    """Each start of a follower opens pools of its own (the runner's application and view);
+    each stop must close them. The library's runner closes only the application's: every
+    restart (after a stall, a failure, a position conflict) used to leave the view's
+    connections open until the process ended, and a busy server ran out of them."""
+    record_history(app, random.Random(13), 20)
+    since = db.execute("SELECT now()")[0][0]
+
+    def opened_since() -> int:
+        return db.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                          "AND backend_type = 'client backend' AND pid <> pg_backend_pid() "
+                          "AND backend_start >= %s", (since,))[0][0]
+
+    with ProjectionSupervisor(db.env, **FAST) as supervisor:
+        supervisor.start()
+        assert following(supervisor)
+        for _ in range(3):  # stopped as after a failure; the watchdog starts them afresh
+            with supervisor._lock:
+                for follower in supervisor.followers:
+                    follower.stop()
+            assert following(supervisor)
+        assert opened_since() > 0
+    deadline = time.monotonic() + 10  # a closed connection's backend exits soon, not at once
+    while (left := opened_since()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert left == 0, f"{left} connections opened by the supervisor are still open"
+
+
 def test_a_crash_in_the_middle_of_a_batch_writes_nothing_and_a_rerun_converges(db, app,
                                                                                monkeypatch):
     record_history(app, random.Random(6), 60, save_every=4)
