@@ -4,11 +4,12 @@ The runner subscribes from the read model's stored position (LISTEN/NOTIFY plus 
 calls the projection's ``process_event`` for each new event. It stops at the first error;
 ``run_forever(timeout)`` re-raises it here, where it is kept for the supervisor to report.
 
-Every start opens connections of its own (the runner's application and view), so every
-stop must close them all: the library's runner closes only its application, and a view left
-open keeps its pool's connections (and the pool's threads, which keep retrying to connect)
-until the process ends. A supervisor restarts followers often (a stall, a failure, a position
-conflict with another worker), so that leak alone filled the server's ``max_connections``.
+Every start opens connections of its own (the runner's application and view), and they
+count against the server's ``max_connections``, shared with every other client. The library's
+runner closes only its application; its view's pool went when the garbage collector freed it
+(usually at once, by reference counting; later if a kept exception or traceback still held
+it). So the view is closed here as the runner stops, or fails to start, and the pools are
+exactly as big as the threads using them (see ``Follower.__init__``).
 """
 
 from __future__ import annotations

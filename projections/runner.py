@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from eventsourcing.persistence import IntegrityError, PersistenceError
+from eventsourcing.persistence import IntegrityError, PersistenceError, ProgrammingError
 
 from application.cases import QualityMarkCases
 from projections.base import APPLICATION_NAME
@@ -148,8 +148,10 @@ class ProjectionSupervisor:
         for follower in self.followers:
             try:
                 position = follower.view.max_tracking_id(APPLICATION_NAME) or 0
-            except PersistenceError:  # tables not created yet
+            except ProgrammingError:  # tables not created yet
                 position, follower.state = 0, "missing"
+            except PersistenceError:  # no answer now (e.g. no connection to be had): the
+                position = 0          # tables are there, and the state stays what it is
             result.append(ProjectionStatus(follower.name, position, head, max(0, head - position),
                                            follower.state, follower.restarts, follower.last_problem))
         return result
