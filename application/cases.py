@@ -42,7 +42,7 @@ class CommandResult:
 
 def _project(case: Case | None, events: Iterable[Case.Event]) -> Case | None:
     """The library's ``project_aggregate`` without its per-event ``assert isinstance(event,
-    CanMutateProtocol)``: a runtime Protocol check, measured at a third of replaying a case."""
+    CanMutateProtocol)``: a runtime Protocol check, about a quarter of replaying a case."""
     for event in events:
         case = event.mutate(case)
     return case
@@ -210,7 +210,7 @@ def _private_copy(case: Case) -> Case:
     The library deep-copies (measured at over half of a command's Python time); a shallow
     copy is enough because a case's attributes are immutable values (frozen dataclasses,
     tuples, enums, dates), which events replace, never change in place; only the list of
-    pending events is the copy's own. tests/unit/test_case_copies.py checks both."""
+    pending events is the copy's own. tests/unit/test_benchmarks_case_state.py checks both."""
     copy = object.__new__(type(case))
     vars(copy).update(vars(case))
     copy._pending_events = list(case._pending_events)

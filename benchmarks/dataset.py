@@ -61,7 +61,7 @@ def generate(sizes: Sizes, today: date) -> tuple[list[Row], int]:
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=os.cpu_count() or 2, mp_context=context) as pool:
         while cases < sizes.min_cases or len(rows) < sizes.min_events:
-            per_case = len(rows) / cases if cases else 7.0
+            per_case = len(rows) / cases if cases else 7.4  # the simulation's mean, about
             wanted = max(sizes.min_cases - cases, int((sizes.min_events - len(rows)) / per_case) + 1)
             chunks = [(cases + start, min(sizes.chunk_cases, wanted - start))
                       for start in range(0, wanted, sizes.chunk_cases)]
