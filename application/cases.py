@@ -71,15 +71,22 @@ class QualityMarkCases(Application[UUID]):
     # ---- commands ------------------------------------------------------------------------
 
     def open_case(self, cmd: HoldSiteVisit, ctx: CommandContext) -> CommandResult:
-        """Site visit held: open a case."""
-        replayed = self._first_answer(ctx)
-        if replayed:
-            return replayed
-        case = cmd.open_case(ctx)
+        """Site visit held: open a case.
+
+        A repeated idempotency key is found when the save fails on it (see ``execute``)."""
+        try:
+            case = cmd.open_case(ctx)
+        except CaseError:
+            # A repeat of a request recorded days ago may fail today's date checks: the
+            # first answer stands (and another body under the key is IdempotencyKeyReused).
+            replayed = self._first_answer(ctx)
+            if replayed:
+                return replayed
+            raise
         try:
             self._save(case, ctx)
         except IntegrityError:
-            replayed = self._first_answer(ctx)  # the same request, racing itself, won
+            replayed = self._first_answer(ctx)  # the key was recorded: a repeat
             if replayed:
                 return replayed
             raise
@@ -93,10 +100,13 @@ class QualityMarkCases(Application[UUID]):
         The first attempt decides on the cached case without asking the database whether
         it moved on: if it did (another process wrote), the decision cannot be recorded (its
         version is taken: IntegrityError) and the command runs again on the latest case; a
-        refusal is only given on the latest case. Saves a round trip per command."""
-        replayed = self._first_answer(ctx)
-        if replayed:
-            return replayed
+        refusal is only given on the latest case. Saves a round trip per command.
+
+        An idempotency key is not looked up first either: a new key (nearly every one) is
+        simply recorded with the events. A repeated request fails, either on the key, which
+        the save records with the events (IntegrityError), or on the domain's rules or the
+        expected version (the case has moved on because of the first request): only then is
+        the first answer looked up, and given. Saves another round trip per command."""
         latest = False
         for _ in range(MAX_ATTEMPTS):
             case, latest = self._case_for_command(cmd.case_id, latest)
@@ -108,8 +118,8 @@ class QualityMarkCases(Application[UUID]):
                 if not latest:  # decided on the cached case: look at the latest first
                     latest = True
                     continue
-                # The same request, racing itself, may have been recorded since the first
-                # look: then the case moved on because of it, and its answer is the answer.
+                # If this repeats a recorded request, the case moved on because of it, and
+                # its first answer is the answer.
                 replayed = self._first_answer(ctx)
                 if replayed:
                     return replayed
@@ -117,7 +127,7 @@ class QualityMarkCases(Application[UUID]):
             try:
                 self._save(case, ctx)
             except IntegrityError:
-                replayed = self._first_answer(ctx)  # the same request, racing itself, won
+                replayed = self._first_answer(ctx)  # the key was recorded: a repeat
                 if replayed:
                     return replayed
                 if ctx.expected_version is not None:
@@ -144,6 +154,20 @@ class QualityMarkCases(Application[UUID]):
         if version is not None and case.version < version:
             raise VersionNotFound(case_id, version, case.version)
         return _private_copy(case) if version is None else case
+
+    def cached_case(self, case_id: UUID) -> Case | None:
+        """The case as this process last saw it, if its cache holds it (no database call).
+
+        Only for checking what a case fixes when it opens (its organisation and lead
+        reviewer), never for saying what it is now; and it is the cached object itself:
+        never change it."""
+        cache = self.repository.cache
+        if cache is None:
+            return None
+        try:
+            return cache.get(case_id)
+        except KeyError:
+            return None
 
     def history(self, case_id: UUID) -> Sequence[Case.Event]:
         """The case's events, oldest first."""

@@ -7,7 +7,7 @@ case is loaded, ownership once it is, and both before the body is looked at.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -22,7 +22,7 @@ from application.cases import QualityMarkCases
 from application.errors import CaseNotFound
 from domain.case import Case
 from domain.participants import Actor
-from infrastructure.http.ports import Authenticator
+from infrastructure.http.ports import Authenticator, RemembersTokens
 from infrastructure.http.problems import problem_response
 
 log = structlog.get_logger(__name__)
@@ -36,6 +36,7 @@ class AuthenticationMiddleware:
 
     def __init__(self, app: ASGIApp, *, tokens: Authenticator) -> None:
         self.app, self.tokens = app, tokens
+        self.remembered = tokens.remembered if isinstance(tokens, RemembersTokens) else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
@@ -46,7 +47,8 @@ class AuthenticationMiddleware:
             await self._refuse(scope, receive, send, "Send Authorization: Bearer <token>.", "")
             return
         try:
-            actor = await run_in_threadpool(self.tokens.authenticate, token.strip())
+            actor = (self.remembered(token.strip()) if self.remembered is not None else None) \
+                or await run_in_threadpool(self.tokens.authenticate, token.strip())
         except Exception:
             log.exception("token_check_failed")
             await problem_response(
@@ -102,10 +104,11 @@ def parse_case_id(case_id: str) -> UUID:
         raise CaseNotFound(case_id[:64]) from None
 
 
-def may(action: Action) -> Callable[[Request], Caller]:
-    """Dependency: the role may take ``action`` at all (actions on no case, and opening one)."""
+def may(action: Action) -> Callable[[Request], Awaitable[Caller]]:
+    """Dependency: the role may take ``action`` at all (actions on no case, and opening one).
+    (``async``, though it waits on nothing: FastAPI runs a plain function in a worker thread.)"""
 
-    def dependency(request: Request) -> Caller:
+    async def dependency(request: Request) -> Caller:
         actor = caller(request)
         check_role(actor, action)
         return Caller(actor)
@@ -114,7 +117,8 @@ def may(action: Action) -> Callable[[Request], Caller]:
 
 
 def may_on_case(cases: QualityMarkCases, action: Action) -> Callable[..., Caller]:
-    """Dependency: the role may take ``action``, the case exists, and it is the caller's to act on.
+    """Dependency: the role may take ``action``, the case exists, and it is the caller's to act
+    on. ``Caller.case`` is the case now (queries answer with it).
 
     Ownership (organisation, lead reviewer) is fixed when a case opens, so checking it on
     a case loaded before the command runs cannot be overtaken by a concurrent change.
@@ -124,6 +128,22 @@ def may_on_case(cases: QualityMarkCases, action: Action) -> Callable[..., Caller
         actor = caller(request)
         check_role(actor, action)
         case = cases.get_case(parse_case_id(case_id))
+        check_allowed(actor, action, case)
+        return Caller(actor, case)
+
+    return dependency
+
+
+def may_command_case(cases: QualityMarkCases, action: Action) -> Callable[..., Awaitable[Caller]]:
+    """``may_on_case`` for commands, which load the case again themselves: the check may use
+    the case as this process last saw it (ownership never changes), so a case in the cache
+    costs no database call, and no hop to a worker thread. ``Caller.case`` may be stale."""
+
+    async def dependency(request: Request, case_id: str = CaseIdPath) -> Caller:
+        actor = caller(request)
+        check_role(actor, action)
+        known = parse_case_id(case_id)
+        case = cases.cached_case(known) or await run_in_threadpool(cases.get_case, known)
         check_allowed(actor, action, case)
         return Caller(actor, case)
 

@@ -19,6 +19,14 @@ class Authenticator(Protocol):
     def authenticate(self, token: str) -> Actor | None: ...
 
 
+@runtime_checkable
+class RemembersTokens(Protocol):
+    """An authenticator that can answer for recently checked tokens without any I/O
+    (``TokenStore(remember_for=...)``): the request then needs no worker thread for it."""
+
+    def remembered(self, token: str) -> Actor | None: ...
+
+
 class OverdueQueries(Protocol):
     """The deadline read model: obligations overdue on a day.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import psycopg
@@ -52,3 +53,41 @@ def test_the_table_refuses_roles_no_token_may_carry(tokens):
                      ("0" * 64,))
     with pytest.raises(ValueError):
         tokens.add("system", "deadline-job")
+
+
+def test_a_serving_store_remembers_live_tokens_for_a_while_and_no_longer(make_database):
+    url = make_database()
+    issuer = TokenStore(url, max_connections=1)
+    issuer.create_table()
+    serving = TokenStore(url, max_connections=1, remember_for=0.5)
+    try:
+        token = issuer.add("lead_reviewer", "reviewer-1")
+        # given a live token the serving store has checked once
+        assert serving.remembered(token) is None
+        assert serving.authenticate(token) == Actor("reviewer-1", Role.LEAD_REVIEWER)
+        assert serving.remembered(token) == Actor("reviewer-1", Role.LEAD_REVIEWER)
+        # when another process revokes it
+        assert issuer.revoke(issuer.list()[0].id)
+        # then the serving store trusts it at most remember_for longer, then refuses it
+        assert serving.authenticate(token) == Actor("reviewer-1", Role.LEAD_REVIEWER)
+        time.sleep(0.6)
+        assert serving.remembered(token) is None and serving.authenticate(token) is None
+        # and a token issued since works at once (refusals are never remembered)
+        assert serving.authenticate("pqa_" + "y" * 43) is None
+        fresh = issuer.add("auditor", "auditor-1")
+        assert serving.authenticate(fresh) == Actor("auditor-1", Role.AUDITOR)
+    finally:
+        serving.close()
+        issuer.close()
+
+
+def test_a_revocation_through_the_serving_store_takes_effect_at_once(make_database):
+    store = TokenStore(make_database(), max_connections=1, remember_for=60)
+    store.create_table()
+    try:
+        token = store.add("organisation", "org-1")
+        assert store.authenticate(token) is not None and store.remembered(token) is not None
+        assert store.revoke(store.list()[0].id)
+        assert store.remembered(token) is None and store.authenticate(token) is None
+    finally:
+        store.close()

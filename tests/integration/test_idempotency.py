@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
+from datetime import timedelta
 from uuid import uuid4
 
 import pytest
@@ -11,10 +13,18 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 from application.cases import CommandResult, QualityMarkCases
 from application.errors import IdempotencyKeyReused
 from application.idempotency import IdempotencyRecord
+from domain.errors import CaseError
 from infrastructure.recorder import CasesRecorder
 from tests.builders import ADMIN, LEAD_REVIEWER
 from tests.integration.conftest import MakeApp
-from tests.integration.support import approve, ctx, open_case_with_plan, site_visit, submit_plan
+from tests.integration.support import (
+    VISIT_DATE,
+    approve,
+    ctx,
+    open_case_with_plan,
+    site_visit,
+    submit_plan,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -181,3 +191,37 @@ def test_plan_submission_with_a_key_is_replayed_too(app: QualityMarkCases) -> No
 
     assert app.execute(submit_plan(case_id), request).replayed
     assert app.get_case(case_id).version == first.version == 2
+
+
+# Keys are not looked up before a command (one round trip fewer): a repeat is caught by the
+# save (the key is taken) or by the rules (the case moved on); only then is it looked up.
+
+
+def test_a_key_reused_to_open_another_case_is_refused_and_opens_nothing(app: QualityMarkCases) -> None:
+    key = f"key-{uuid4()}"
+    app.open_case(site_visit(), keyed(ADMIN, key, body="hash-1"))
+    last_id = app.recorder.max_notification_id()
+
+    with pytest.raises(IdempotencyKeyReused):
+        app.open_case(site_visit(), keyed(ADMIN, key, body="hash-2"))
+    assert app.recorder.max_notification_id() == last_id
+
+
+def test_a_repeat_the_rules_would_now_refuse_still_gets_the_first_answer(app: QualityMarkCases) -> None:
+    # given a site visit recorded with a key
+    request = keyed(ADMIN)
+    first = app.open_case(site_visit(), request)
+    # when the same request comes again, judged on a day the rules refuse it (the visit
+    # would then be in the future)
+    earlier = replace(request, today=VISIT_DATE - timedelta(days=1))
+    again = app.open_case(site_visit(), earlier)
+    # then it is the first answer, and nothing is recorded
+    assert again == CommandResult(first.case_id, first.version, replayed=True)
+
+
+def test_a_command_refused_by_the_rules_without_a_recorded_key_is_refused(app: QualityMarkCases) -> None:
+    case_id = open_case_with_plan(app)
+    app.execute(approve(case_id), keyed(LEAD_REVIEWER))
+
+    with pytest.raises(CaseError):
+        app.execute(approve(case_id), keyed(LEAD_REVIEWER))  # another key: a real second approval
