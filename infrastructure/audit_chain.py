@@ -9,8 +9,8 @@ in the same transaction as the event::
 
 ``state`` is the bytes exactly as stored (compressed and encrypted, when the cipher is on), so
 checking needs no key. The digest is computed here; the link to the previous hash is made by
-PostgreSQL inside the insert transaction (one statement, no extra round trip), from the case's
-latest hash row. The table is append-only (triggers, and the service role may only insert).
+PostgreSQL inside the insert transaction (by the recorder's append procedure, in the same call
+as the events), from the case's latest hash row. The table is append-only (triggers, and the service role may only insert).
 
 ``verify()`` (``pqasso audit verify [CASE_ID]``) recomputes every case's chain from its stored
 events and compares it with the stored hashes and with the chain heads that the ``chain``
@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from uuid import UUID
@@ -87,12 +87,12 @@ def event_hash(originator_id: UUID | str, version: int, topic: str, state: bytes
 # ---- writing: used by CasesRecorder inside the insert transaction ----------------------------
 
 class EventChain:
-    """The statements that create and append to ``<prefix>_event_hashes``."""
+    """The SQL that creates and appends to ``<prefix>_event_hashes``."""
 
     def __init__(self, schema: str, events_table_name: str, *, originator_id_type: str = "uuid"):
         self.table_name = event_hashes_table_name(events_table_name)
         self.id_type = sql.SQL("uuid" if originator_id_type == "uuid" else "text")
-        table = sql.Identifier(schema, self.table_name)
+        self.table = sql.Identifier(schema, self.table_name)
         self.create_statement = sql.SQL(
             "CREATE TABLE IF NOT EXISTS {} ("
             "originator_id {} NOT NULL, "
@@ -100,64 +100,57 @@ class EventChain:
             "previous_hash bytea NOT NULL CHECK (octet_length(previous_hash) = 32), "
             "hash bytea NOT NULL CHECK (octet_length(hash) = 32), "
             "PRIMARY KEY (originator_id, originator_version))"
-        ).format(table, self.id_type)
+        ).format(self.table, self.id_type)
 
-        def previous(originator_id: str, version: str) -> sql.Composed:
-            """The case's latest stored hash before ``version`` (genesis if none)."""
-            return sql.SQL(
-                "coalesce((SELECT h.hash FROM {table} h WHERE h.originator_id = {id} "
-                "AND h.originator_version < {version} "
-                "ORDER BY h.originator_version DESC LIMIT 1), {genesis})"
-            ).format(table=table, id=sql.SQL(originator_id), version=sql.SQL(version),
-                     genesis=_GENESIS_LITERAL)
+    def previous(self, originator_id: str, version: str) -> sql.Composed:
+        """SQL for the case's latest stored hash before ``version`` (genesis if none)."""
+        return sql.SQL(
+            "coalesce((SELECT h.hash FROM {table} h WHERE h.originator_id = {id} "
+            "AND h.originator_version < {version} "
+            "ORDER BY h.originator_version DESC LIMIT 1), {genesis})"
+        ).format(table=self.table, id=sql.SQL(originator_id), version=sql.SQL(version),
+                 genesis=_GENESIS_LITERAL)
 
-        # Rows come sorted by (case, version): the first row of each case links to the case's
-        # latest stored hash, every other row to the row before it. Each step reads its row
-        # from the arrays by index, so the recursion is linear in the batch's size (joining
-        # a table of the batch at each step made a save of 2,000 events take 0.6 s).
-        self.insert_statement = sql.SQL(
-            "WITH RECURSIVE batch (ids, versions, digests) AS ("
-            "SELECT %s::{id_type}[], %s::bigint[], %s::bytea[]), "
-            "chain (n, originator_id, originator_version, previous_hash, hash) AS ("
-            "SELECT 1, b.ids[1], b.versions[1], p.h, sha256(b.digests[1] || p.h) "
-            "FROM batch b CROSS JOIN LATERAL (SELECT {first} AS h) p "
-            "UNION ALL "
-            "SELECT c.n + 1, b.ids[c.n + 1], b.versions[c.n + 1], p.h, "
-            "sha256(b.digests[c.n + 1] || p.h) "
-            "FROM chain c CROSS JOIN batch b CROSS JOIN LATERAL (SELECT CASE WHEN "
-            "b.ids[c.n + 1] = c.originator_id THEN c.hash ELSE {next} END AS h) p "
-            "WHERE c.n < cardinality(b.ids)) "
+    def plpgsql(self, ids: str, versions: str, digests: str, count: str
+                ) -> tuple[sql.Composed, sql.Composed]:
+        """(declarations, statements) of a PL/pgSQL block appending the hash rows of a batch,
+        given the names of its arrays (case ids, versions, ``digest()`` of each; any order)
+        and of the batch's size. The recorder's append procedure runs it in the events'
+        transaction (infrastructure/recorder.py).
+
+        Rows are taken sorted by (case, version): the first row of each case links to the
+        case's latest stored hash, every other row to the row before it (linear in the
+        batch's size). A command saves one event: one INSERT, without the loop."""
+        declarations = sql.SQL(
+            "chain_row record; chain_previous bytea; chain_hash bytea; chain_case {id_type};"
+        ).format(id_type=self.id_type)
+        statements = sql.SQL(
+            "IF {count} = 1 THEN "
+            "chain_previous := {first}; "
             "INSERT INTO {table} (originator_id, originator_version, previous_hash, hash) "
-            "SELECT originator_id, originator_version, previous_hash, hash FROM chain"
-        ).format(id_type=self.id_type, table=table, first=previous("b.ids[1]", "b.versions[1]"),
-                 next=previous("b.ids[c.n + 1]", "b.versions[c.n + 1]"))
-        # A command saves one event: the same row without the recursion, which cost about a
-        # third of a command's insert transaction (BENCHMARKS.md, "Appending").
-        self.insert_one_statement = sql.SQL(
+            "VALUES ({ids}[1], {versions}[1], chain_previous, "
+            "pg_catalog.sha256({digests}[1] || chain_previous)); "
+            "ELSIF {count} > 1 THEN "
+            "FOR chain_row IN SELECT b.id, b.version, b.digest "
+            "FROM unnest({ids}, {versions}, {digests}) AS b (id, version, digest) "
+            "ORDER BY b.id, b.version LOOP "
+            "IF chain_case IS NOT DISTINCT FROM chain_row.id THEN chain_previous := chain_hash; "
+            "ELSE chain_previous := {next}; END IF; "
+            "chain_hash := pg_catalog.sha256(chain_row.digest || chain_previous); "
             "INSERT INTO {table} (originator_id, originator_version, previous_hash, hash) "
-            "SELECT b.originator_id, b.originator_version, p.h, sha256(b.digest || p.h) "
-            "FROM (SELECT %s::{id_type} AS originator_id, %s::bigint AS originator_version, "
-            "%s::bytea AS digest) b CROSS JOIN LATERAL (SELECT {previous} AS h) p"
-        ).format(id_type=self.id_type, table=table,
-                 previous=previous("b.originator_id", "b.originator_version"))
+            "VALUES (chain_row.id, chain_row.version, chain_previous, chain_hash); "
+            "chain_case := chain_row.id; "
+            "END LOOP; "
+            "END IF;"
+        ).format(count=sql.SQL(count), table=self.table, ids=sql.SQL(ids),
+                 versions=sql.SQL(versions), digests=sql.SQL(digests),
+                 first=self.previous(f"{ids}[1]", f"{versions}[1]"),
+                 next=self.previous("chain_row.id", "chain_row.version"))
+        return declarations, statements
 
-    def params(self, stored_events: Sequence[StoredEvent]) -> tuple[list[Any], ...]:
-        rows = sorted(stored_events, key=lambda e: (str(e.originator_id), e.originator_version))
-        return (
-            [e.originator_id for e in rows],
-            [e.originator_version for e in rows],
-            [event_digest(e.originator_id, e.originator_version, e.topic, e.state) for e in rows],
-        )
-
-    def record(self, curs: psycopg.Cursor[Any], stored_events: Sequence[StoredEvent]) -> None:
-        """Queue the hash rows of ``stored_events`` on ``curs`` (no result is read)."""
-        if len(stored_events) == 1:
-            (event,) = stored_events
-            digest = event_digest(event.originator_id, event.originator_version, event.topic, event.state)
-            curs.execute(self.insert_one_statement,
-                         (event.originator_id, event.originator_version, digest), prepare=True)
-        elif stored_events:
-            curs.execute(self.insert_statement, self.params(stored_events), prepare=True)
+    @staticmethod
+    def digest(event: StoredEvent) -> bytes:
+        return event_digest(event.originator_id, event.originator_version, event.topic, event.state)
 
 
 # ---- the migration step: table, triggers, hashes for events recorded before it ---------------

@@ -6,8 +6,8 @@ run, so a hand-made change to privileges is undone by the next migration.
 
 Role model (roles are NOLOGIN groups; log in as a member, e.g. ``GRANT pqasso_service TO app``):
 - ``pqasso_service``: SELECT + INSERT on the event store tables, USAGE on the notification
-  id sequence, EXECUTE on the lock function; full DML on projection tables via
-  ``grant_service_on()``.
+  id sequence, EXECUTE on the lock function and the append procedure; full DML on
+  projection tables via ``grant_service_on()``.
 - ``pqasso_reporting``: SELECT on the ``reporting`` schema only.
 The owner (whoever runs the migration) owns every object; triggers refuse changes to
 stored events even for the owner.
@@ -26,7 +26,14 @@ from psycopg import sql
 
 from application.cases import QualityMarkCases
 from infrastructure import audit_chain, tokens
-from infrastructure.recorder import CasesRecorder, idempotency_table_name, lock_function_name
+from infrastructure.recorder import (
+    CasesRecorder,
+    append_procedure_name,
+    append_procedure_signature,
+    append_procedure_statements,
+    idempotency_table_name,
+    lock_function_name,
+)
 from infrastructure.settings import eventsourcing_env, redact
 from projections.runner import ProjectionSupervisor
 
@@ -48,6 +55,7 @@ class Names:
     snapshots: str
     idempotency: str
     lock_function: str
+    append_procedure: str
 
     def table(self, name: str) -> sql.Identifier:
         return sql.Identifier(self.schema, name)
@@ -69,7 +77,7 @@ def _names() -> Names:
     prefix = QualityMarkCases.name.lower()  # as the library's PostgresFactory names tables
     events = f"{prefix}_events"
     return Names("public", events, f"{prefix}_snapshots", idempotency_table_name(events),
-                 lock_function_name(events))
+                 lock_function_name(events), append_procedure_name(events))
 
 
 def _event_store(_conn: Conn, url: str, _names: Names) -> None:
@@ -132,6 +140,13 @@ def _event_hash_chain(conn: Conn, _url: str, names: Names) -> None:
     log.info("event_hash_chain_installed", events_chained=chained)
 
 
+def _append_procedure(conn: Conn, _url: str, names: Names) -> None:
+    # The recorder's create_table() makes it too (a database made by step 1 from now on has
+    # it already): CREATE OR REPLACE, so this step is the same either way.
+    for statement in append_procedure_statements(names.schema, names.events):
+        conn.execute(statement)
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "event store: events, snapshots, idempotency tables and lock function", _event_store),
     Step(2, "append-only triggers on events, idempotency records and snapshots", _append_only),
@@ -141,6 +156,7 @@ STEPS: tuple[Step, ...] = (
     Step(6, "event hash chain: append-only table, and hashes for events recorded before it",
          _event_hash_chain),
     Step(7, "read model: chain heads (for pqasso audit verify)", _read_models),
+    Step(8, "event store: append procedure (a save in one call)", _append_procedure),
 )
 
 
@@ -212,6 +228,9 @@ def _grant(conn: Conn, names: Names) -> None:
     function = sql.SQL("{}()").format(sql.Identifier(names.schema, names.lock_function))
     conn.execute(sql.SQL("REVOKE ALL ON FUNCTION {} FROM {}, {}").format(function, public, reporting))
     conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(function, service))
+    procedure = append_procedure_signature(names.schema, names.events)
+    conn.execute(sql.SQL("REVOKE ALL ON PROCEDURE {} FROM {}, {}").format(procedure, public, reporting))
+    conn.execute(sql.SQL("GRANT EXECUTE ON PROCEDURE {} TO {}").format(procedure, service))
     for schema_name, table in _read_model_tables(conn, names):
         grant_service_on(conn, table, schema=schema_name)
     schema = sql.Identifier(REPORTING_SCHEMA)

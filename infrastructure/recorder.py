@@ -1,6 +1,7 @@
 """The PostgreSQL recorder of the cases application: the library's, plus idempotency
-records written in the same transaction as the events, and a table lock the service role
-can take without UPDATE/DELETE/TRUNCATE privileges.
+records and hash-chain rows written in the same transaction as the events, a table lock the
+service role can take without UPDATE/DELETE/TRUNCATE privileges, and the whole save made by
+one call of a stored procedure (``<prefix>_append_events``).
 """
 
 from __future__ import annotations
@@ -14,19 +15,14 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastor
 from eventsourcing.utils import retry
 from psycopg import Connection, Cursor
 from psycopg.pq import TransactionStatus
-from psycopg.rows import DictRow
-from psycopg.sql import SQL, Composed, Identifier
+from psycopg.rows import TupleRow, tuple_row
+from psycopg.sql import SQL, Composed, Identifier, Literal
 from psycopg_pool import ConnectionPool
 
 from application.idempotency import IdempotencyRecord
 from infrastructure.audit_chain import EventChain
 from infrastructure.availability import fail_fast
 
-_BEGIN, _COMMIT = SQL("BEGIN"), SQL("COMMIT")
-_ASYNC_COMMIT = SQL("SET LOCAL synchronous_commit TO off")
-# A transactional WAL record (any role may write one): its commit waits for the WAL flush.
-# (pg_current_xact_id() alone would not: a transaction that wrote no WAL commits lazily.)
-_FLUSH = SQL("SELECT pg_logical_emit_message(true, 'pqasso.flush', '')")
 # A pooled connection handed out less than this long ago is not pinged again (see below).
 PING_IF_IDLE_FOR = 1.0
 
@@ -51,6 +47,17 @@ def ping_only_idle_connections(datastore: PostgresDatastore, idle_for: float = P
     datastore.pool._check = check
 
 
+def append_cursor(conn: Connection[Any]) -> Cursor[TupleRow]:
+    """The pooled connection's cursor for saves, made once and then reused (making and
+    closing one costs some 20 µs, a sixth of a save's Python time). The pool lends a
+    connection to one thread at a time, and so its cursor."""
+    try:
+        return conn._pqasso_append_cursor  # type: ignore[attr-defined,no-any-return]
+    except AttributeError:
+        cursor = conn._pqasso_append_cursor = conn.cursor(row_factory=tuple_row)  # type: ignore[attr-defined]
+        return cursor
+
+
 def table_prefix(events_table_name: str) -> str:
     """``cases_events`` -> ``cases``: the prefix shared by the application's tables."""
     return events_table_name.removesuffix("_events")
@@ -65,6 +72,112 @@ def idempotency_table_name(events_table_name: str) -> str:
     return f"{table_prefix(events_table_name)}_idempotency"
 
 
+def append_procedure_name(events_table_name: str) -> str:
+    """Name of the procedure that makes a whole save (``CasesRecorder.insert_events``)."""
+    return f"{table_prefix(events_table_name)}_append_events"
+
+
+def _id_type(originator_id_type: str) -> SQL:
+    return SQL("uuid" if originator_id_type == "uuid" else "text")
+
+
+def append_procedure_signature(schema: str, events_table_name: str,
+                               originator_id_type: str = "uuid") -> Composed:
+    """``schema.<prefix>_append_events(argument types)``, as GRANT and REVOKE name it."""
+    return SQL(
+        "{}.{}({id_type}[], bigint[], text[], bytea[], bytea[], text, text, text, uuid, bigint, "
+        "integer, boolean, OUT bigint[])"
+    ).format(Identifier(schema), Identifier(append_procedure_name(events_table_name)),
+             id_type=_id_type(originator_id_type))
+
+
+def append_procedure_statements(schema: str, events_table_name: str,
+                                originator_id_type: str = "uuid") -> list[Composed]:
+    """CREATE OR REPLACE the append procedure (and take EXECUTE from PUBLIC): run by the
+    recorder's ``create_table()`` and by migration step 8 (infrastructure/migrations.py).
+
+    One CALL makes the whole save, in the events' transaction: the hash-chain rows
+    (infrastructure/audit_chain.py) and the idempotency record (when a key is given) first,
+    then, as the library does, ``SET LOCAL lock_timeout``, the EXCLUSIVE table lock (through
+    the SECURITY DEFINER ``<prefix>_lock_events()``: the procedure itself runs with the
+    caller's privileges), NOTIFY on the library's channel and the INSERT of the events from
+    the arrays; ``notification_ids`` are the events' ids, in the arrays' order.
+
+    With ``flush_after_commit`` (``CasesRecorder.flush_outside_lock``) the transaction commits
+    with ``synchronous_commit`` off, releasing the lock without waiting for the disk; then a
+    second transaction writes a WAL record (``pg_logical_emit_message``) and commits, at the
+    end of the CALL, with the session's ``synchronous_commit``: its flush covers the events'
+    commit record (WAL is one stream), so the CALL answers only once the events are durable.
+    Without it, the CALL's one transaction commits the events synchronously (the library's way).
+
+    A procedure that commits must be CALLed on its own, outside a transaction block (pooled
+    connections are in autocommit mode; inside one, pass ``flush_after_commit`` false), and
+    cannot be SECURITY DEFINER or have a SET clause (no pinned search_path): it runs with the
+    caller's privileges, and names its tables and functions with their schema.
+    """
+    schema_id = Identifier(schema)
+    procedure = Identifier(append_procedure_name(events_table_name))
+    chain = EventChain(schema, events_table_name, originator_id_type=originator_id_type)
+    chain_declarations, chain_statements = chain.plpgsql(
+        "event_ids", "event_versions", "event_digests", "event_count")
+    body = SQL(
+        "DECLARE event_count integer := coalesce(cardinality(event_ids), 0); {chain_declarations} "
+        "BEGIN "
+        "IF flush_after_commit THEN SET LOCAL synchronous_commit = off; END IF; "
+        "{chain_statements} "
+        "IF key_name IS NOT NULL THEN "
+        "INSERT INTO {schema}.{idempotency} (principal, key, request_hash, case_id, version) "
+        "VALUES (key_principal, key_name, key_request_hash, key_case_id, key_version); "
+        "END IF; "
+        "IF event_count > 0 THEN "
+        "PERFORM pg_catalog.set_config('lock_timeout', lock_timeout_seconds::text || 's', true); "
+        "PERFORM {schema}.{lock_function}(); "
+        "NOTIFY {channel}; "
+        "IF event_count = 1 THEN "
+        "INSERT INTO {schema}.{events} (originator_id, originator_version, topic, state) "
+        "VALUES (event_ids[1], event_versions[1], event_topics[1], event_states[1]) "
+        "RETURNING ARRAY[notification_id] INTO notification_ids; "
+        "ELSE "
+        "WITH inserted AS ("
+        "INSERT INTO {schema}.{events} (originator_id, originator_version, topic, state) "
+        "SELECT e.id, e.version, e.topic, e.state "
+        "FROM unnest(event_ids, event_versions, event_topics, event_states) "
+        "WITH ORDINALITY AS e (id, version, topic, state, ordinal) ORDER BY e.ordinal "
+        "RETURNING notification_id) "
+        "SELECT array_agg(i.notification_id ORDER BY i.notification_id) "
+        "INTO notification_ids FROM inserted i; "
+        "END IF; "
+        "ELSE notification_ids := ARRAY[]::bigint[]; "
+        "END IF; "
+        "IF flush_after_commit THEN "
+        "COMMIT; "
+        "PERFORM pg_catalog.pg_logical_emit_message(true, 'pqasso.flush', ''); "
+        "END IF; "
+        "END"
+    ).format(
+        chain_declarations=chain_declarations, chain_statements=chain_statements,
+        schema=schema_id, idempotency=Identifier(idempotency_table_name(events_table_name)),
+        lock_function=Identifier(lock_function_name(events_table_name)),
+        channel=Identifier(events_table_name.replace(".", "_")),  # the library's channel
+        events=Identifier(events_table_name),
+    )
+    return [
+        SQL(
+            "CREATE OR REPLACE PROCEDURE {schema}.{procedure}("
+            "event_ids {id_type}[], event_versions bigint[], event_topics text[], "
+            "event_states bytea[], event_digests bytea[], "
+            "key_principal text, key_name text, key_request_hash text, key_case_id uuid, "
+            "key_version bigint, lock_timeout_seconds integer, flush_after_commit boolean, "
+            "OUT notification_ids bigint[]) "
+            "LANGUAGE plpgsql AS $body$ {body} $body$"
+        ).format(schema=schema_id, procedure=procedure, id_type=_id_type(originator_id_type),
+                 body=body),
+        # Executable by PUBLIC by default; migrations grant EXECUTE to the service role only.
+        SQL("REVOKE ALL ON PROCEDURE {} FROM PUBLIC").format(
+            append_procedure_signature(schema, events_table_name, originator_id_type)),
+    ]
+
+
 class CasesRecorder(PostgresApplicationRecorder):
     """``PostgresApplicationRecorder`` that also records idempotency keys atomically.
 
@@ -77,6 +190,8 @@ class CasesRecorder(PostgresApplicationRecorder):
     ``<prefix>_lock_events()``, a SECURITY DEFINER function: PostgreSQL's ``LOCK TABLE ... IN
     EXCLUSIVE MODE`` needs UPDATE, DELETE or TRUNCATE privilege, which the service role must
     not have on an append-only table.
+
+    A save is one CALL of ``<prefix>_append_events`` (``append_procedure_statements``).
     """
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
@@ -85,33 +200,34 @@ class CasesRecorder(PostgresApplicationRecorder):
         schema = Identifier(self.datastore.schema)
         self.idempotency_table_name = idempotency_table_name(events_table_name)
         self.lock_function_name = lock_function_name(events_table_name)
+        self.append_procedure_name = append_procedure_name(events_table_name)
         self.check_identifier_length(self.idempotency_table_name)
         self.check_identifier_length(self.lock_function_name)
+        self.check_identifier_length(self.append_procedure_name)
         idempotency = Identifier(self.idempotency_table_name)
         function = Identifier(self.lock_function_name)
-
-        self.sql_create_statements.extend(self._create_statements())
         # Tamper evidence (infrastructure/audit_chain.py): each event's hash, chained to the
         # case's previous one, is appended in the events' own transaction.
         self.event_chain = EventChain(self.datastore.schema, events_table_name,
                                       originator_id_type=self.datastore.originator_id_type)
         self.check_identifier_length(self.event_chain.table_name)
-        self.sql_create_statements.append(self.event_chain.create_statement)
-        # Keep the library's SET LOCAL lock_timeout (the function's LOCK honours it: the
-        # setting belongs to the transaction), replace only the LOCK TABLE statement.
+
+        self.sql_create_statements.extend(self._create_statements())
+        # The library's statements to lock the table (its _lock_table(), which the append
+        # procedure does not use): its SET LOCAL lock_timeout, then our function instead of
+        # LOCK TABLE.
         set_lock_timeout = self.lock_table_statements[0]
         self.lock_table_statements = [
             set_lock_timeout,
             SQL("SELECT {}.{}()").format(schema, function),
         ]
-        self.insert_idempotency_statement = SQL(
-            "INSERT INTO {}.{} (principal, key, request_hash, case_id, version) "
-            "VALUES (%s, %s, %s, %s, %s)"
-        ).format(schema, idempotency)
         self.select_idempotency_statement = SQL(
             "SELECT principal, key, request_hash, case_id, version FROM {}.{} "
             "WHERE principal = %s AND key = %s"
         ).format(schema, idempotency)
+        # The CALL statements, by (one event?, idempotency record?, flush_outside_lock), as
+        # bytes: psycopg then neither composes nor re-parses them (see _append_call).
+        self._append_calls: dict[tuple[bool, bool, bool], bytes] = {}
 
     def _create_statements(self) -> list[Composed]:
         schema = Identifier(self.datastore.schema)
@@ -138,76 +254,86 @@ class CasesRecorder(PostgresApplicationRecorder):
             # Functions are executable by PUBLIC by default: anyone could then hold the lock
             # and stall every writer. Migrations grant EXECUTE to the service role only.
             SQL("REVOKE ALL ON FUNCTION {}.{}() FROM PUBLIC").format(schema, function),
+            self.event_chain.create_statement,
+            *append_procedure_statements(self.datastore.schema, self.events_table_name,
+                                         self.datastore.originator_id_type),
         ]
 
     # Commit the events inside the table lock without waiting for the WAL flush, then wait
     # for it outside the lock, before answering (see insert_events). False: the library's way.
     flush_outside_lock = True
 
+    def _append_call(self, one: bool, keyed: bool, flush: bool) -> bytes:
+        """``CALL <prefix>_append_events(...)`` for one event (its values as scalars, which
+        psycopg adapts faster than lists) or any number (arrays), with or without an
+        idempotency record; the lock timeout and the flush flag are constants in the text."""
+        id_type = _id_type(self.datastore.originator_id_type)
+        if one:
+            events = SQL("ARRAY[%s::{0}], ARRAY[%s::bigint], ARRAY[%s::text], ARRAY[%s::bytea], "
+                         "ARRAY[%s::bytea]").format(id_type)
+        else:
+            events = SQL("%s::{0}[], %s::bigint[], %s::text[], %s::bytea[], %s::bytea[]").format(id_type)
+        key = SQL("%s::text, %s::text, %s::text, %s::uuid, %s::bigint" if keyed
+                  else "NULL, NULL, NULL, NULL, NULL")
+        statement = SQL("CALL {}.{}({}, {}, {}, {}, NULL)").format(
+            Identifier(self.datastore.schema), Identifier(self.append_procedure_name), events, key,
+            Literal(int(self.datastore.lock_timeout)), SQL("true" if flush else "false"))
+        return self._append_calls.setdefault((one, keyed, flush), statement.as_bytes())
+
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        """The library's insert transaction (same hooks, same statements, same lock), sent
-        as one pipeline with its COMMIT: one round trip per save instead of two, and the
-        table lock is no longer held across a round trip to the client (BENCHMARKS.md).
+        """The whole save in one statement, one round trip: a CALL of the append procedure
+        (``append_procedure_statements`` has what it does), which returns the events'
+        notification ids. A duplicate (case, version) or idempotency key fails the CALL before
+        anything is committed: the library raises ``IntegrityError`` and nothing is kept.
 
-        ``BEGIN`` and ``COMMIT`` are sent explicitly (the pooled connections are in
-        autocommit mode). If a statement fails, PostgreSQL skips the rest, COMMIT included,
-        up to the pipeline's sync, where psycopg raises the first error; the transaction is
-        then rolled back before the connection goes back to the pool. A hook that reads a
-        result mid-transaction (``fetchone()``) makes psycopg flush the pipeline first.
-
-        With ``flush_outside_lock``, the transaction commits with ``synchronous_commit``
-        off: the lock is released without waiting for the disk, so writers no longer queue
-        behind each other's WAL flush and their flushes can be shared (group commit). Then,
-        in the same round trip, a one-statement transaction that writes WAL commits with the
-        session's ``synchronous_commit``: its flush covers the events' commit record (WAL is
-        one stream), so a save still returns only once its events are durable. Ids still
-        follow commit order (the lock is held until the events are visible). The difference:
-        for the length of one flush, other sessions may read events not yet on disk (a
-        crash of PostgreSQL in that moment loses them, unacknowledged). BENCHMARKS.md,
-        "Four writers", has the figures.
+        With ``flush_outside_lock``, the events' transaction commits inside the procedure with
+        ``synchronous_commit`` off: the lock is released without waiting for the disk, so
+        writers no longer queue behind each other's WAL flush and their flushes can be shared
+        (group commit). Then the procedure writes a WAL record in a second transaction, which
+        commits with the session's ``synchronous_commit`` before the CALL answers: its flush
+        covers the events' commit record (WAL is one stream), so a save still returns only
+        once its events are durable. Ids still follow commit order (the lock is held until the
+        events are visible). The difference: for the length of one flush, other sessions may
+        read events not yet on disk (a crash of PostgreSQL in that moment loses them,
+        unacknowledged). BENCHMARKS.md, "Four writers", has the figures.
         """
         if self.datastore.enable_db_functions:  # never enabled here: ids would interleave
             return super().insert_events(stored_events, **kwargs)
-        with self.datastore.get_connection() as conn:
-            assert conn.autocommit
-            with conn.cursor() as curs, conn.cursor() as insert_curs:
-                try:
-                    with conn.pipeline():
-                        curs.execute(_BEGIN, prepare=False)
-                        if self.flush_outside_lock:
-                            curs.execute(_ASYNC_COMMIT, prepare=True)
-                        self._insert_events(curs, stored_events, **kwargs)
-                        if stored_events:
-                            self._insert_stored_events(insert_curs, stored_events, **kwargs)
-                        curs.execute(_COMMIT, prepare=False)
-                        if self.flush_outside_lock:
-                            curs.execute(_FLUSH, prepare=True)
-                except BaseException:
-                    # Not on a broken connection (UNKNOWN): the pool discards that one.
-                    if conn.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
-                        conn.rollback()
-                    raise
-                if not stored_events:
-                    return []
-                return self._fetch_ids_after_insert_events(insert_curs, stored_events, **kwargs)
-
-    def _insert_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> None:
-        # Runs inside insert_events()'s pipelined transaction, before the table lock; a
-        # duplicate key surfaces as IntegrityError when the pipeline is synced.
-        self.event_chain.record(curs, stored_events)  # queued only: no result is read
         record: IdempotencyRecord | None = kwargs.get("idempotency")
+        if not stored_events and record is None:
+            return []
+        one = len(stored_events) == 1
+        if one:
+            (event,) = stored_events
+            params: list[Any] = [event.originator_id, event.originator_version, event.topic,
+                                 event.state, EventChain.digest(event)]
+        else:
+            params = [[e.originator_id for e in stored_events],
+                      [e.originator_version for e in stored_events],
+                      [e.topic for e in stored_events],
+                      [e.state for e in stored_events],
+                      [EventChain.digest(e) for e in stored_events]]
         if record is not None:
-            curs.execute(
-                self.insert_idempotency_statement,
-                (record.principal, record.key, record.request_hash, record.case_id, record.version),
-                prepare=True,
-            )
-        super()._insert_events(curs, stored_events, **kwargs)
+            params += [record.principal, record.key, record.request_hash, record.case_id, record.version]
+        flush = self.flush_outside_lock
+        query = self._append_calls.get((one, record is not None, flush)) \
+            or self._append_call(one, record is not None, flush)
+        with self.datastore.get_connection() as conn:
+            curs = append_cursor(conn)
+            try:
+                curs.execute(query, params, prepare=True)
+                row = curs.fetchone()
+            except BaseException:
+                # Only if the CALL ran inside a transaction block (not in autocommit mode);
+                # not on a broken connection (UNKNOWN): the pool discards that one.
+                if conn.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
+                    conn.rollback()
+                raise
+        assert row is not None
+        return row[0]  # type: ignore[no-any-return]
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def find_idempotency_record(self, principal: str, key: str) -> IdempotencyRecord | None:

@@ -3,7 +3,9 @@ recorder's insert as the benchmarks measure it (the whole transaction in one pip
 
 Four processes run commands through their own ``QualityMarkCases`` (the benchmark's writers)
 while this test tails the notification log as a subscriber does: it never finds, later, an
-id at or below a position it has already passed. (That one transaction's ids are
+id at or below a position it has already passed, nor a gap. PostgreSQL's own count of calls
+shows every save went through the append procedure (one CALL per save, see
+test_append_procedure.py). (That one transaction's ids are
 contiguous is the library's ``NonInterleavingNotificationIDsBaseCase``, run against our
 recorder in test_library_recorder_cases.py.)
 """
@@ -11,7 +13,9 @@ recorder in test_library_recorder_cases.py.)
 from __future__ import annotations
 
 import threading
+import time
 
+import psycopg
 import pytest
 
 from benchmarks.reads import uncached
@@ -20,7 +24,23 @@ from benchmarks.writers import Writers
 pytestmark = pytest.mark.integration
 
 
+def procedure_calls(url: str, expected: int) -> int:
+    """Calls of the append procedure, once the writers' sessions have reported them."""
+    deadline, calls = time.monotonic() + 10, 0
+    while time.monotonic() < deadline:
+        with psycopg.connect(url, autocommit=True) as conn:
+            row = conn.execute("SELECT calls FROM pg_stat_user_functions "
+                               "WHERE funcname = 'cases_append_events'").fetchone()
+        calls = row[0] if row else 0
+        if calls >= expected:
+            break
+        time.sleep(0.2)
+    return calls
+
+
 def test_a_tailing_reader_never_misses_an_id_committed_behind_its_position(fresh_migrated_url) -> None:
+    with psycopg.connect(fresh_migrated_url, autocommit=True) as conn:  # for the writers' sessions
+        conn.execute(f"ALTER DATABASE \"{conn.info.dbname}\" SET track_functions = 'pl'")
     writers = Writers(fresh_migrated_url, count=4)
     reader = uncached(fresh_migrated_url)
     done, rates = threading.Event(), []
@@ -49,3 +69,6 @@ def test_a_tailing_reader_never_misses_an_id_committed_behind_its_position(fresh
     assert rates and rates[0] > 0 and polls > 10
     behind = sorted(i for i in everything - seen if i <= position)
     assert behind == [], f"ids {behind[:10]} were committed after the reader had passed them"
+    assert everything == set(range(1, len(everything) + 1))  # gap-free
+    # Each command saved one event, in one call of the procedure (the writers have exited).
+    assert procedure_calls(fresh_migrated_url, len(everything)) == len(everything)

@@ -124,8 +124,9 @@ def test_notification_ids_follow_commit_order_under_concurrent_writers(apps) -> 
 
 
 def test_the_lock_function_honours_the_callers_lock_timeout(apps, migrated_database_url) -> None:
-    """The recorder keeps the library's ``SET LOCAL lock_timeout`` before calling the function:
-    a writer stuck behind a held lock fails fast instead of queueing forever."""
+    """The recorder keeps the library's ``SET LOCAL lock_timeout`` before calling the function
+    (in its lock statements, and in the append procedure: test_append_procedure.py): a writer
+    stuck behind a held lock fails fast instead of queueing forever."""
     statements = [s.as_string() for s in apps[0].recorder.lock_table_statements]
     assert statements == ["SET LOCAL lock_timeout = '5s'", 'SELECT "public"."cases_lock_events"()']
     connect = psycopg.connect

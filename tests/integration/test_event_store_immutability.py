@@ -93,6 +93,11 @@ def as_role(conn: psycopg.Connection, role: str, statement: str) -> psycopg.Curs
     return conn.execute(statement)
 
 
+# The recorder's save (infrastructure/recorder.py), without its COMMIT inside (these run in a
+# transaction block, which a procedure cannot commit).
+APPEND = ("CALL cases_append_events(ARRAY[gen_random_uuid()], ARRAY[1::bigint], ARRAY['t'], "
+          "ARRAY['x'::bytea], ARRAY[sha256('x')], 'p', 'k-append', 'h', gen_random_uuid(), 1, 1, "
+          "false, NULL)")
 ALLOWED = [
     "SELECT count(*) FROM cases_events",
     "SELECT count(*) FROM cases_idempotency",
@@ -103,6 +108,7 @@ ALLOWED = [
     "INSERT INTO cases_idempotency (principal, key, request_hash, case_id, version) "
     "VALUES ('p', 'k', 'h', gen_random_uuid(), 1)",
     "INSERT INTO cases_snapshots VALUES (gen_random_uuid(), 1, 't', 'x')",
+    APPEND,
 ]
 REFUSED = [
     "UPDATE cases_events SET topic = 't'",
@@ -118,6 +124,7 @@ REFUSED = [
     "ALTER TABLE cases_events ADD COLUMN x int",
     "DROP TABLE cases_events",
     "DROP FUNCTION cases_lock_events()",
+    "DROP PROCEDURE cases_append_events",
     # Why the lock goes through a function: LOCK ... EXCLUSIVE needs UPDATE/DELETE/TRUNCATE.
     "LOCK TABLE cases_events IN EXCLUSIVE MODE",
     "SELECT * FROM schema_migrations",
@@ -147,7 +154,7 @@ def test_the_reporting_role_reads_the_reporting_schema_only(url) -> None:
         probe = as_role(conn, REPORTING_ROLE, "SELECT count(*) FROM reporting.overdue_probe")
         assert probe.fetchone() == (0,)
         conn.rollback()
-        for statement in ("SELECT * FROM cases_events", "SELECT cases_lock_events()",
+        for statement in ("SELECT * FROM cases_events", "SELECT cases_lock_events()", APPEND,
                           "CREATE TABLE reporting.mine (n int)"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 as_role(conn, REPORTING_ROLE, statement)

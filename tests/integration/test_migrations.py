@@ -7,6 +7,7 @@ import threading
 import psycopg
 import pytest
 
+from infrastructure import migrations
 from infrastructure.migrations import SERVICE_ROLE, STEPS, grant_service_on, migrate
 from tests.integration.conftest import MakeDatabase
 
@@ -80,3 +81,36 @@ def test_projection_tables_get_full_dml_for_the_service(fresh_migrated_url: str)
         conn.execute("DELETE FROM reporting.overdue")
         conn.execute("TRUNCATE reporting.overdue")
         conn.rollback()
+
+
+def test_a_database_migrated_before_the_append_procedure_gets_it_from_step_8(
+    make_database: MakeDatabase, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url = make_database()
+    monkeypatch.setattr(migrations, "STEPS", STEPS[:7])
+    migrate(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        # Step 1 made no procedure before it existed: as a database migrated back then.
+        conn.execute("DROP PROCEDURE cases_append_events")
+    monkeypatch.undo()
+
+    done = migrate(url)
+
+    assert [line for line in done if line.startswith("applied step")] == [
+        f"applied step 8: {STEPS[7].description}"]
+    with psycopg.connect(url) as conn:
+        signature = conn.execute(
+            "SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.proname = 'cases_append_events' "
+            "AND p.prokind = 'p'").fetchone()
+        assert signature is not None
+        can = {role: conn.execute("SELECT has_function_privilege(%s, %s, 'EXECUTE')",
+                                  (role, signature[0])).fetchone()[0]
+               for role in (SERVICE_ROLE, "pqasso_reporting")}
+        assert can == {SERVICE_ROLE: True, "pqasso_reporting": False}
+        # The service role saves an event with it (in a transaction: no COMMIT inside).
+        conn.execute("SET LOCAL ROLE pqasso_service")
+        ids = conn.execute(
+            "CALL cases_append_events(ARRAY[gen_random_uuid()], ARRAY[1::bigint], ARRAY['t'], "
+            "ARRAY['x'::bytea], ARRAY[sha256('x')], NULL, NULL, NULL, NULL, NULL, 1, false, NULL)"
+        ).fetchone()
+        assert ids == ([1],)

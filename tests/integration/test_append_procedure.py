@@ -1,0 +1,208 @@
+"""The append procedure (``cases_append_events``, infrastructure/recorder.py): a save is one
+CALL, one statement from psycopg; the ids come back in the events' order and stay gap-free;
+a refused save (a version or an idempotency key already recorded) raises the library's
+IntegrityError and keeps nothing; the lock honours the recorder's lock timeout."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from uuid import UUID, uuid4
+
+import psycopg
+import pytest
+from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
+from eventsourcing.postgres import PostgresDatastore
+
+from application.idempotency import IdempotencyRecord
+from infrastructure.audit_chain import GENESIS, event_hash, verify
+from infrastructure.migrations import migrate
+from infrastructure.recorder import CasesRecorder
+from infrastructure.settings import parse_database_url
+
+pytestmark = pytest.mark.integration
+
+CALL_PREFIX = 'CALL "public"."cases_append_events"('
+
+
+def datastore(url: str, lock_timeout: int = 5) -> PostgresDatastore:
+    parts = parse_database_url(url)
+    return PostgresDatastore(parts.dbname, parts.host, parts.port, parts.user, parts.password or "",
+                             pool_size=2, max_overflow=0, lock_timeout=lock_timeout)
+
+
+@pytest.fixture
+def recorder(fresh_migrated_url: str) -> Iterator[CasesRecorder]:
+    store = datastore(fresh_migrated_url)
+    yield CasesRecorder(store, events_table_name="cases_events")
+    store.close()
+
+
+@pytest.fixture
+def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every statement psycopg executes (through a cursor) from now on."""
+    sent: list[str] = []
+    execute = psycopg.Cursor.execute
+
+    def recording(self, query, params=None, **kwargs):  # type: ignore[no-untyped-def]
+        sent.append(query.decode() if isinstance(query, bytes) else str(query))
+        return execute(self, query, params, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", recording)
+    return sent
+
+
+def event(originator_id: UUID, version: int, state: bytes = b'{"n": 1}') -> StoredEvent:
+    return StoredEvent(originator_id, version, "tests:Topic", state)
+
+
+def hash_rows(url: str, originator_id: UUID) -> list[tuple[int, bytes, bytes]]:
+    with psycopg.connect(url) as conn:
+        return [(v, bytes(p), bytes(h)) for v, p, h in conn.execute(
+            "SELECT originator_version, previous_hash, hash FROM cases_event_hashes "
+            "WHERE originator_id = %s ORDER BY 1", (originator_id,))]
+
+
+def procedure_calls(url: str, name: str = "cases_append_events") -> int:
+    """Calls counted by PostgreSQL (with ``track_functions``; sessions report them as they end)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT calls FROM pg_stat_user_functions WHERE funcname = %s",
+                           (name,)).fetchone()
+    return row[0] if row else 0
+
+
+def test_a_save_is_one_statement(recorder: CasesRecorder, statements: list[str]) -> None:
+    case, other = uuid4(), uuid4()
+    record = IdempotencyRecord("p", f"k-{uuid4()}", "h", case, 1)
+
+    recorder.insert_events([event(case, 1)], idempotency=record)
+    recorder.insert_events([event(case, 2)])
+    recorder.insert_events([event(case, 3), event(other, 1)])
+
+    assert len(statements) == 3
+    assert all(statement.startswith(CALL_PREFIX) for statement in statements), statements
+
+
+def test_the_database_runs_one_call_per_save(make_database) -> None:
+    """Counted by PostgreSQL itself (track_functions): one procedure call per save, and the
+    lock taken once per save, inside it."""
+    url = make_database()
+    migrate(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{conn.info.dbname}" SET track_functions = \'pl\'')
+    store = datastore(url)
+    try:
+        recorder = CasesRecorder(store, events_table_name="cases_events")
+        for version in range(1, 6):
+            recorder.insert_events([event(uuid4(), version)])
+    finally:
+        store.close()  # the sessions end and report their statistics
+    deadline = time.monotonic() + 10
+    while procedure_calls(url) < 5 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert procedure_calls(url) == 5
+    assert procedure_calls(url, "cases_lock_events") == 5
+
+
+def test_ids_come_back_in_the_events_order_and_the_chain_verifies(
+    recorder: CasesRecorder, fresh_migrated_url: str
+) -> None:
+    a, b = uuid4(), uuid4()
+    (first,) = recorder.insert_events([event(a, 1, b"a1")])  # type: ignore[misc]
+    batch = [event(b, 1, b"b1"), event(a, 2, b"a2"), event(b, 2, b"b2"), event(a, 3, b"a3")]
+
+    ids = recorder.insert_events(batch)
+
+    assert ids == [first + 1, first + 2, first + 3, first + 4]
+    notifications = recorder.select_notifications(first + 1, 10)
+    assert [(n.id, n.originator_id, n.originator_version) for n in notifications] == [
+        (i, e.originator_id, e.originator_version) for i, e in zip(ids, batch, strict=True)]
+    previous = GENESIS
+    for version, stored_previous, stored_hash in hash_rows(fresh_migrated_url, a):
+        assert stored_previous == previous
+        previous = event_hash(a, version, "tests:Topic", f"a{version}".encode(), previous)
+        assert stored_hash == previous
+    assert [v for v, _, _ in hash_rows(fresh_migrated_url, b)] == [1, 2]
+    assert verify(fresh_migrated_url).ok
+
+
+def test_a_version_already_recorded_keeps_nothing_of_the_save(
+    recorder: CasesRecorder, fresh_migrated_url: str
+) -> None:
+    a, b = uuid4(), uuid4()
+    recorder.insert_events([event(a, 1)])
+    last = recorder.max_notification_id()
+    record = IdempotencyRecord("p", f"k-{uuid4()}", "h", b, 1)
+
+    with pytest.raises(IntegrityError):
+        recorder.insert_events([event(b, 1), event(a, 1)], idempotency=record)
+    with pytest.raises(IntegrityError):
+        recorder.insert_events([event(a, 1)])
+
+    assert recorder.select_events(b) == []
+    assert hash_rows(fresh_migrated_url, b) == []
+    assert [v for v, _, _ in hash_rows(fresh_migrated_url, a)] == [1]
+    assert recorder.find_idempotency_record("p", record.key) is None
+    assert recorder.max_notification_id() == last
+    assert recorder.insert_events([event(b, 1)]) == [last + 1]  # type: ignore[operator]
+
+
+def test_a_repeated_idempotency_key_keeps_nothing_of_the_save(
+    recorder: CasesRecorder, fresh_migrated_url: str
+) -> None:
+    first, second = uuid4(), uuid4()
+    record = IdempotencyRecord("p", f"k-{uuid4()}", "h", first, 1)
+    (recorded,) = recorder.insert_events([event(first, 1)], idempotency=record)  # type: ignore[misc]
+
+    with pytest.raises(IntegrityError):
+        recorder.insert_events([event(second, 1)],
+                               idempotency=IdempotencyRecord("p", record.key, "other", second, 1))
+
+    assert recorder.select_events(second) == []
+    assert hash_rows(fresh_migrated_url, second) == []
+    assert recorder.find_idempotency_record("p", record.key) == record
+    assert recorder.insert_events([event(second, 1)]) == [recorded + 1]
+
+
+def test_a_key_with_no_events_is_recorded(recorder: CasesRecorder) -> None:
+    record = IdempotencyRecord("p", f"k-{uuid4()}", "h", uuid4(), 3)
+
+    assert recorder.insert_events([], idempotency=record) == []
+    assert recorder.insert_events([]) == []
+
+    assert recorder.find_idempotency_record("p", record.key) == record
+    with pytest.raises(IntegrityError):
+        recorder.insert_events([], idempotency=record)
+
+
+def test_without_flush_outside_lock_the_save_is_still_one_call(
+    recorder: CasesRecorder, statements: list[str]
+) -> None:
+    recorder.flush_outside_lock = False
+    case = uuid4()
+
+    ids = recorder.insert_events([event(case, 1), event(case, 2)])
+
+    assert len(statements) == 1 and statements[0].startswith(CALL_PREFIX)
+    assert statements[0].rstrip(")").endswith("false, NULL")
+    assert len(ids or []) == 2 and [e.originator_version for e in recorder.select_events(case)] == [1, 2]
+
+
+def test_a_save_stuck_behind_the_lock_fails_after_the_lock_timeout(fresh_migrated_url: str) -> None:
+    store = datastore(fresh_migrated_url, lock_timeout=1)
+    recorder = CasesRecorder(store, events_table_name="cases_events")
+    case = uuid4()
+    try:
+        with psycopg.connect(fresh_migrated_url) as holder:
+            holder.execute("SELECT cases_lock_events()")  # held until the end of the block
+            started = time.monotonic()
+            with pytest.raises(OperationalError, match="lock timeout"):
+                recorder.insert_events([event(case, 1)],
+                                       idempotency=IdempotencyRecord("p", "k", "h", case, 1))
+            assert time.monotonic() - started < 10
+            holder.rollback()
+        assert recorder.select_events(case) == []
+        assert hash_rows(fresh_migrated_url, case) == []
+        assert recorder.find_idempotency_record("p", "k") is None
+    finally:
+        store.close()
