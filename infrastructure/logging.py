@@ -2,13 +2,19 @@
 through the same processors, so every line is either one JSON object or one console line.
 
 Logs go to standard error: standard output belongs to commands such as `pqasso overdue --json`.
+Our own lines go from structlog straight to the stream, rendered by the same renderer as the
+stdlib's records (which go through the root logger's handler): a line through the stdlib's
+logging machinery (record, handler, formatter) cost more than the rest of the request's
+logging, and `pqasso serve` writes two lines per command. Both paths take one lock per line,
+so lines from different threads never interleave.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from typing import Literal, TextIO
+import threading
+from typing import Any, Literal, TextIO
 
 # Imported for its side effect, so it happens before configure_logging() sets levels: on import
 # it lowers the psycopg loggers to ERROR, hiding pool and connection warnings operators need.
@@ -33,9 +39,16 @@ _SHARED_PROCESSORS: list[structlog.typing.Processor] = [
 ]
 
 
+# One lock for every line written to standard error, by either path.
+_WRITE_LOCK = threading.RLock()
+
+
 class _StderrHandler(logging.StreamHandler):
     """Writes to whatever `sys.stderr` is when a record is emitted, not when configured
     (pytest and some servers replace it)."""
+
+    def createLock(self) -> None:  # noqa: N802 (the stdlib's name)
+        self.lock = _WRITE_LOCK
 
     @property
     def stream(self) -> TextIO:
@@ -44,6 +57,26 @@ class _StderrHandler(logging.StreamHandler):
     @stream.setter
     def stream(self, _value: TextIO) -> None:
         pass
+
+
+class _StderrLogger:
+    """structlog's output for our own lines: the rendered line, to whatever `sys.stderr` is."""
+
+    def __init__(self, name: str | None = None) -> None:
+        self.name = name  # for structlog.stdlib.add_logger_name
+
+    def msg(self, message: str) -> None:
+        with _WRITE_LOCK:
+            stream = sys.stderr
+            stream.write(message + "\n")
+            stream.flush()
+
+    log = debug = info = warn = warning = error = critical = exception = fatal = msg
+
+
+def _stderr_logger(*args: Any) -> _StderrLogger:
+    """structlog's logger factory: ``structlog.get_logger(__name__)`` names the logger."""
+    return _StderrLogger(args[0] if args and isinstance(args[0], str) else None)
 
 
 def configure_logging(fmt: LogFormat = "console", level: str = "INFO") -> None:
@@ -55,9 +88,9 @@ def configure_logging(fmt: LogFormat = "console", level: str = "INFO") -> None:
     # stack to find them for every record (the logging HOWTO's "Optimization" section):
     # that walk was a third of the cost of each line `pqasso serve` writes per request.
     logging._srcfile = None  # type: ignore[attr-defined]
-    formatter = _formatter(fmt)
-    _configure_structlog()
-    _install_root_handler(formatter, numeric_level)
+    renderer = _renderer(fmt)
+    _configure_structlog(renderer, numeric_level)
+    _install_root_handler(_formatter(renderer), numeric_level)
     for name, library_level in _LIBRARY_LEVELS.items():
         logging.getLogger(name).setLevel(library_level)
     for name in _UVICORN_LOGGERS:
@@ -66,37 +99,32 @@ def configure_logging(fmt: LogFormat = "console", level: str = "INFO") -> None:
     log.debug("logging_configured", format=fmt, level=level)
 
 
-def _configure_structlog() -> None:
+def _configure_structlog(renderer: list[structlog.typing.Processor], level: int) -> None:
     structlog.configure(
-        processors=[
-            structlog.stdlib.filter_by_level,
-            *_SHARED_PROCESSORS,
-            structlog.stdlib.PositionalArgumentsFormatter(),
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
-        ],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        processors=[*_SHARED_PROCESSORS, *renderer],
+        logger_factory=_stderr_logger,
+        wrapper_class=structlog.make_filtering_bound_logger(level),
         # Not cached, so a later configure_logging() and structlog.testing.capture_logs()
         # reach loggers that modules created at import time.
         cache_logger_on_first_use=False,
     )
 
 
-def _formatter(fmt: LogFormat) -> structlog.stdlib.ProcessorFormatter:
+def _renderer(fmt: LogFormat) -> list[structlog.typing.Processor]:
     if fmt == "json":
-        renderer: list[structlog.typing.Processor] = [
-            structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(),
-        ]
-    elif fmt == "console":
+        return [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
+    if fmt == "console":
         # Tracebacks without local variables: they would print request headers (bearer
         # tokens) and connection settings (passwords) into the log.
-        renderer = [structlog.dev.ConsoleRenderer(
+        return [structlog.dev.ConsoleRenderer(
             colors=sys.stderr.isatty(),
             exception_formatter=structlog.dev.RichTracebackFormatter(show_locals=False),
         )]
-    else:
-        raise ValueError(f"unknown log format: {fmt!r}")
+    raise ValueError(f"unknown log format: {fmt!r}")
+
+
+def _formatter(renderer: list[structlog.typing.Processor]) -> structlog.stdlib.ProcessorFormatter:
+    """Renders the stdlib's records (uvicorn, psycopg, the eventsourcing library) like ours."""
     return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=_SHARED_PROCESSORS,
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *renderer],
