@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import types
+import typing
 from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
-from typing import Any
+from functools import cache
+from typing import Any, ClassVar
 from uuid import UUID
 
+import pydantic_core
 from eventsourcing.postgres import PostgresDatastore
 from psycopg import Cursor
 from psycopg.rows import DictRow
@@ -99,8 +103,7 @@ class PostgresAuditView(PostgresReadModel, AuditView):
             "NOT NULL)").format(qualified(table)))
         for suffix, columns in _INDEXES.items():
             index = f"{table[1]}_{suffix}_idx"
-            self.check_identifier_length(index)
-            self.sql_create_statements.append(SQL("CREATE INDEX IF NOT EXISTS {} ON {} ({})").format(
+            self.index(index, SQL("CREATE INDEX IF NOT EXISTS {} ON {} ({})").format(
                 Identifier(index), qualified(table), SQL(", ").join(map(Identifier, columns))))
 
     def _prepare(self, curs: Cursor[DictRow], items: Sequence[EventWithTracking],
@@ -136,7 +139,7 @@ class PostgresAuditView(PostgresReadModel, AuditView):
             row["business_date"], row["data"]) for row in rows]
 
 
-def _as_is(text: str) -> str:
+def _as_is(text: str | bytes) -> str | bytes:
     return text
 
 
@@ -160,11 +163,55 @@ _ENCODER = json.JSONEncoder(default=_encode_value, ensure_ascii=False)
 
 
 def event_json(event: Any) -> str:
-    """``json.dumps(application.views.event_data(event))``, about twice as fast: the C encoder
-    walks the containers and calls back only for dates, enums and dataclasses. (A test checks
-    the two agree on every event type.)"""
-    return _ENCODER.encode({name: value for name, value in vars(event).items()
-                            if name not in EVENT_BOOKKEEPING})
+    """``json.dumps(application.views.event_data(event))``, several times faster (a test
+    checks the two agree on every event type)."""
+    return event_json_bytes(event).decode("utf-8")
+
+
+def event_json_bytes(event: Any) -> bytes:
+    """``event_json`` as UTF-8. Events whose fields are all of types pydantic-core writes
+    as ``event_data`` does (text, numbers, dates, enums, UUIDs, tuples and dataclasses of
+    them) are written by its Rust encoder; others (a datetime: pydantic writes UTC as "Z")
+    by the C encoder, which calls back for dates, enums and dataclasses."""
+    data = {name: value for name, value in vars(event).items() if name not in EVENT_BOOKKEEPING}
+    if _written_alike(type(event)):
+        return pydantic_core.to_json(data)
+    return _ENCODER.encode(data).encode("utf-8")
+
+
+_PLAIN = (str, int, bool, float, type(None), date, UUID)
+
+
+@cache
+def _written_alike(cls: type) -> bool:
+    """True when every field (bar the bookkeeping) of ``cls`` has a type that pydantic-core
+    and ``_encode_value`` write alike."""
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:  # an annotation that does not resolve: take no chances
+        return False
+    return all(_alike(hint, set()) for name, hint in hints.items()
+               if name not in EVENT_BOOKKEEPING and typing.get_origin(hint) is not ClassVar)
+
+
+def _alike(hint: Any, seen: set[type]) -> bool:
+    origin = typing.get_origin(hint)
+    if origin in (tuple, typing.Union, types.UnionType):
+        return all(arg is Ellipsis or _alike(arg, seen) for arg in typing.get_args(hint))
+    if hint in _PLAIN:  # exactly date: a datetime is not written alike
+        return True
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return all(type(member.value) in (str, int) for member in hint)
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        if hint in seen:
+            return True
+        seen.add(hint)
+        try:
+            fields = typing.get_type_hints(hint)
+        except Exception:
+            return False
+        return all(_alike(fields[f.name], seen) for f in dataclasses.fields(hint))
+    return False
 
 
 def _row(event: Case.Event, notification_id: int) -> tuple[Any, ...]:
@@ -172,7 +219,7 @@ def _row(event: Case.Event, notification_id: int) -> tuple[Any, ...]:
     return (
         notification_id, event.originator_id, event.originator_version, event_type(event),
         getattr(actor, "principal", None), getattr(getattr(actor, "role", None), "value", None),
-        event.timestamp, business_date(event), Jsonb(event_json(event), _as_is),
+        event.timestamp, business_date(event), Jsonb(event_json_bytes(event), _as_is),
     )
 
 

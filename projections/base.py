@@ -18,13 +18,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+import psycopg
+import structlog
 from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import IntegrityError, Tracking, TrackingRecorder
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.projection import Projection
 from psycopg import Cursor
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composed, Identifier
 
 from application.cases import QualityMarkCases
 from domain.case import Case
@@ -33,6 +35,8 @@ from projections.rows import copy_rows as copy_rows  # re-exported: read models 
 from projections.rows import qualified as qualified
 from projections.rows import select_by_case as select_by_case
 from projections.rows import upsert as upsert
+
+log = structlog.get_logger(__name__)
 
 APPLICATION_NAME = QualityMarkCases.name  # the upstream sequence every read model tracks
 _LOCK_NAMESPACE = "pqasso_read_model"  # first key of the advisory locks (hashed)
@@ -108,6 +112,7 @@ class PostgresReadModel(PostgresTrackingRecorder):
         self.name = tracking_table_name.removesuffix("_tracking")
         self.position: int | None = None
         self.tables: list[Table] = []  # emptied by reset()
+        self.indexes: list[tuple[Table, Composed]] = []  # secondary: (name, CREATE statement)
 
     def table(self, suffix: str) -> Table:
         """Name, check and register one of this read model's tables in the datastore schema."""
@@ -115,6 +120,15 @@ class PostgresReadModel(PostgresTrackingRecorder):
         self.check_identifier_length(name)
         self.tables.append((self.datastore.schema, name))
         return self.datastore.schema, name
+
+    def index(self, name: str, statement: Composed) -> None:
+        """Register a secondary index that ``statement`` creates (IF NOT EXISTS) in the
+        datastore schema: created with the tables; a rebuild by the tables' owner drops it
+        and builds it again once the rows are in (bulk.py), which is several times faster
+        than keeping it up row by row."""
+        self.check_identifier_length(name)
+        self.indexes.append(((self.datastore.schema, name), statement))
+        self.sql_create_statements.append(statement)
 
     def apply_batch(self, events_with_tracking: Sequence[EventWithTracking]) -> None:
         if events_with_tracking:
@@ -170,19 +184,71 @@ class PostgresReadModel(PostgresTrackingRecorder):
     def _store(self, curs: Cursor[DictRow], rows: Any) -> None:
         """Write the rows ``_prepare`` returned."""
 
+    def _load(self, curs: Cursor[DictRow], rows: Any) -> None:
+        """Write the rows ``_prepare`` returned for whole histories of cases into tables
+        that hold nothing of those cases (a rebuild, bulk.py): appending is enough."""
+        self._store(curs, rows)
+
     def sync_position(self) -> int | None:
         self.position = self.max_tracking_id(APPLICATION_NAME)
+        if self.position is None:
+            self._clear_leftovers()
         return self.position
 
-    def reset(self) -> None:
-        # TRUNCATE, not DROP: the service role may hold TRUNCATE on tables a migration owns
-        # (migrations.grant_service_on), never the right to drop them.
+    def _clear_leftovers(self) -> None:
+        """Rows without a position are what an interrupted rebuild left (bulk.py; every
+        other write stores rows and position together): empty the tables, under the writer
+        lock, so that catching up from the start does not apply events on top of them. A
+        rebuild in progress holds the lock: this waits for it, then adopts its position."""
         with self.datastore.transaction(commit=True) as curs:
             self._lock(curs)
-            curs.execute(SQL("TRUNCATE {}").format(SQL(", ").join(map(qualified, self.tables))))
-            curs.execute(SQL("DELETE FROM {} WHERE application_name = %s").format(
-                Identifier(self.datastore.schema, self.tracking_table_name)), (APPLICATION_NAME,))
+            self.position = self._max_tracking_id(APPLICATION_NAME, curs)
+            if self.position is not None:
+                return
+            for table in self.tables:
+                curs.execute(SQL("SELECT EXISTS (SELECT FROM {}) AS rows").format(qualified(table)))
+                row = curs.fetchone()
+                if row is not None and row["rows"]:
+                    log.warning("projection_leftovers_cleared", projection=self.name,
+                                reason="rows without a position: an interrupted rebuild")
+                    self.truncate(curs)
+                    break
+            self._restore_indexes(curs)
+
+    def _restore_indexes(self, curs: Cursor[DictRow]) -> None:
+        """Create the secondary indexes an interrupted rebuild may have dropped (if this
+        role may: only the tables' owner can; otherwise the next rebuild or migration will)."""
+        for (schema, name), statement in self.indexes:
+            curs.execute("SELECT to_regclass(format('%%I.%%I', %s::text, %s::text)) AS i",
+                         (schema, name))
+            row = curs.fetchone()
+            if row is not None and row["i"] is not None:
+                continue
+            try:
+                with curs.connection.transaction():  # a savepoint
+                    curs.execute(statement)
+            except psycopg.errors.InsufficientPrivilege:
+                log.warning("projection_index_missing", projection=self.name, index=name,
+                            reason="dropped by an interrupted rebuild; only the owner can create it")
+
+    def reset(self) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            self._lock(curs)
+            self.truncate(curs)
         self.position = None
+
+    def truncate(self, curs: Cursor[DictRow]) -> None:
+        """Empty every table and delete the position (in the caller's transaction, which
+        holds the writer lock)."""
+        # TRUNCATE, not DROP: the service role may hold TRUNCATE on tables a migration owns
+        # (migrations.grant_service_on), never the right to drop them.
+        curs.execute(SQL("TRUNCATE {}").format(SQL(", ").join(map(qualified, self.tables))))
+        curs.execute(SQL("DELETE FROM {} WHERE application_name = %s").format(
+            Identifier(self.datastore.schema, self.tracking_table_name)), (APPLICATION_NAME,))
+
+    def lock_key(self) -> tuple[str, str]:
+        """The two texts whose hashes key this read model's writer lock (``_lock``)."""
+        return _LOCK_NAMESPACE, self.name
 
     def tables_exist(self) -> bool:
         names = [*self.tables, (self.datastore.schema, self.tracking_table_name)]
@@ -203,7 +269,7 @@ class PostgresReadModel(PostgresTrackingRecorder):
 
     def _lock(self, curs: Cursor[DictRow]) -> None:
         curs.execute("SELECT pg_advisory_xact_lock(hashtext(%s), hashtext(%s))",
-                     (_LOCK_NAMESPACE, self.name), prepare=True)
+                     self.lock_key(), prepare=True)
 
 
 TView = TypeVar("TView", bound=ReadModel)

@@ -8,6 +8,9 @@ prepared before the previous one is stored); one store thread per read model wri
 batches in order, each in one transaction with its position (``store_batch``). Queues are
 short, so memory stays bounded. Only the calling thread is busy in Python: more threads
 competing for the GIL were measured slower.
+
+A rebuild (every read model emptied and replayed from the first event) does not come this
+way: it loads whole histories of cases into empty tables, in a process per core (bulk.py).
 """
 
 from __future__ import annotations

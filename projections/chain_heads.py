@@ -27,6 +27,7 @@ from projections.base import (
     EventWithTracking,
     PostgresReadModel,
     ReadModel,
+    copy_rows,
     qualified,
     upsert,
 )
@@ -75,6 +76,9 @@ class PostgresChainHeadsView(PostgresReadModel, ChainHeadsView):
     def _store(self, curs: Cursor[DictRow], rows: list[tuple[Any, ...]]) -> None:
         upsert(curs, self.heads_table, _COLUMNS, rows, key=("case_id",),
                update=("version", "hash", "notification_id"))
+
+    def _load(self, curs: Cursor[DictRow], rows: list[tuple[Any, ...]]) -> None:
+        copy_rows(curs, self.heads_table, _COLUMNS, rows)
 
     def head(self, case_id: UUID) -> tuple[int, bytes | None] | None:
         with self.datastore.transaction() as curs:

@@ -33,6 +33,7 @@ from projections.base import (
     EventWithTracking,
     PostgresReadModel,
     ReadModel,
+    copy_rows,
     qualified,
     select_by_case,
     upsert,
@@ -143,18 +144,14 @@ class PostgresDeadlinesView(PostgresReadModel, DeadlinesView):
                 "organisation_name text, lead_reviewer text, level smallint, status text, "
                 "version integer) WITH (fillfactor = 70)").format(cases),
             SQL(_OBLIGATIONS_TABLE).format(obligations),
-            # Only rows ever overdue: most obligations are met in time (an empty range), and
-            # leaving them out makes the GiST index, the dearest to keep up, several times smaller.
-            SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gist (overdue_during) "
-                "WHERE NOT isempty(overdue_during)").format(self._index(name, "overdue"), obligations),
-            SQL("CREATE INDEX IF NOT EXISTS {} ON {} (due_on)").format(
-                self._index(name, "due"), obligations),
         ]
-
-    def _index(self, table: str, what: str) -> Identifier:
-        index = f"{table}_{what}_idx"
-        self.check_identifier_length(index)
-        return Identifier(index)
+        # Only rows ever overdue: most obligations are met in time (an empty range), and
+        # leaving them out makes the GiST index, the dearest to keep up, several times smaller.
+        overdue, due = f"{name}_overdue_idx", f"{name}_due_idx"
+        self.index(overdue, SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gist (overdue_during) "
+                                "WHERE NOT isempty(overdue_during)").format(Identifier(overdue), obligations))
+        self.index(due, SQL("CREATE INDEX IF NOT EXISTS {} ON {} (due_on)").format(
+            Identifier(due), obligations))
 
     def new_state(self) -> _State:
         return _State()
@@ -188,6 +185,12 @@ class PostgresDeadlinesView(PostgresReadModel, DeadlinesView):
         upsert(curs, self.cases, _CASE_COLUMNS, cases, key=("case_id",), update=("status", "version"))
         upsert(curs, self.obligations, OBLIGATION_COLUMNS, obligations, key=("case_id", "seq"),
                update=CHANGING)
+
+    def _load(self, curs: Cursor[DictRow],
+              rows: tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]) -> None:
+        cases, obligations = rows
+        copy_rows(curs, self.cases, _CASE_COLUMNS, cases)
+        copy_rows(curs, self.obligations, OBLIGATION_COLUMNS, obligations)
 
     def overdue_on(self, day: date) -> list[OverdueItem]:
         # "NOT isempty(...)" repeats the partial index's condition so the planner can use it.

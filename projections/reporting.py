@@ -30,6 +30,7 @@ from projections.base import (
     EventWithTracking,
     PostgresReadModel,
     ReadModel,
+    copy_rows,
     qualified,
     select_by_case,
     upsert,
@@ -202,6 +203,13 @@ class PostgresReportingView(PostgresReadModel, ReportingView):
         if rows.lapsed:
             curs.execute(SQL("UPDATE {} SET still_unmet = true WHERE case_id = ANY(%s)").format(
                 qualified(self.indicators)), (rows.lapsed,))
+
+    def _load(self, curs: Cursor[DictRow], rows: _Rows) -> None:
+        # Every event of these cases is in ``rows``: a lapse marks all their indicators.
+        lapsed = set(rows.lapsed)
+        indicators = [row[:-1] + (True,) if row[0] in lapsed else row for row in rows.indicators]
+        copy_rows(curs, self.cases, ddl.CASE_COLUMNS, rows.cases)
+        copy_rows(curs, self.indicators, ddl.INDICATOR_COLUMNS, indicators)
 
     def report(self) -> dict[str, list[dict[str, Any]]]:
         with self.datastore.transaction() as curs:

@@ -1,0 +1,116 @@
+"""The rebuild's event decoder gives the mapper's events, whatever the stored form; the audit
+JSON is written alike by pydantic-core and by the C encoder."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import date, datetime
+from typing import Any
+
+import pytest
+from eventsourcing.cipher import AESCipher
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from application.cases import QualityMarkCases
+from domain.case import Case
+from projections.audit import _ENCODER, _written_alike, event_json, event_json_bytes
+from projections.decoding import EventDecoder
+from tests.unit.test_projection_facts import histories
+
+EVENT_CLASSES = [cls for cls in vars(Case).values()
+                 if isinstance(cls, type) and issubclass(cls, Case.Event) and cls is not Case.Event]
+
+
+def in_memory(**env: str) -> QualityMarkCases:
+    return QualityMarkCases(env={"PERSISTENCE_MODULE": "eventsourcing.popo", **env})
+
+
+def decoded(decoder: EventDecoder, stored: Any) -> Any:
+    return decoder.decode(stored.topic, stored.state, stored.originator_id,
+                          stored.originator_version)
+
+
+def same(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and vars(a) == vars(b) and all(
+        type(x) is type(y) for x, y in zip(vars(a).values(), vars(b).values(), strict=True))
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10**6))
+def test_decoded_events_equal_the_mappers_for_every_event_type(seed):
+    mapper = in_memory().mapper
+    decoder, seen = EventDecoder(mapper), set()
+    for history in histories(seed, 150):
+        for event in history:
+            stored = mapper.to_stored_event(event)
+            event_, expected = decoded(decoder, stored), mapper.to_domain_event(stored)
+            assert same(event_, expected), type(event).__name__
+            assert event_ == event
+            seen.add(type(event))
+    assert {Case.SiteVisitHeld, Case.PlanSubmitted, Case.EvidenceJudged} <= seen
+
+
+def test_every_event_class_has_a_validator():
+    decoder = EventDecoder(in_memory().mapper)
+    for cls in EVENT_CLASSES:
+        assert decoder._validator(cls) is not None, cls.__name__
+
+
+@pytest.mark.parametrize("change", [
+    lambda state: state.update(unknown_field=1),  # a key the class does not declare
+    lambda state: state.update(level="2"),  # text where an int is declared
+    lambda state: state["visit_date"].update(_type_="datetime_iso",
+                                             _data_="2020-01-02T00:00:00+00:00"),
+    lambda state: state["organisation"]["_data_"].pop("name"),  # a missing dataclass field
+    lambda state: state["unmet_indicators"].append("4.2.7"),  # not the declared item type
+    lambda state: state.pop("plan_due_on"),  # a missing field
+])
+def test_a_stored_form_the_validator_does_not_expect_is_decoded_as_the_mapper_does(change):
+    mapper = in_memory().mapper
+    decoder = EventDecoder(mapper)
+    event = next(e for h in histories(3, 30) for e in h if isinstance(e, Case.SiteVisitHeld)
+                 and e.unmet_indicators)
+    stored = mapper.to_stored_event(event)
+    state = json.loads(stored.state)
+    change(state)
+    stored = dataclasses.replace(stored, state=json.dumps(state).encode())
+    assert same(decoded(decoder, stored), mapper.to_domain_event(stored))
+
+
+def test_encrypted_events_go_through_the_mapper():
+    key = AESCipher.create_key(16)
+    mapper = in_memory(CIPHER_TOPIC="eventsourcing.cipher:AESCipher", CIPHER_KEY=key).mapper
+    decoder = EventDecoder(mapper)
+    assert not decoder.fast
+    for event in histories(5, 40)[0]:
+        stored = mapper.to_stored_event(event)
+        assert same(decoded(decoder, stored), mapper.to_domain_event(stored))
+
+
+def test_audit_json_is_written_alike_by_both_encoders():
+    for history in histories(11, 200):
+        for event in history:
+            data = {k: v for k, v in vars(event).items()
+                    if k not in ("originator_id", "originator_version", "timestamp",
+                                 "originator_topic", "actor")}
+            assert json.loads(event_json_bytes(event)) == json.loads(_ENCODER.encode(data))
+            assert event_json(event) == event_json_bytes(event).decode()
+
+
+def test_types_pydantic_writes_differently_are_left_to_the_c_encoder():
+    @dataclasses.dataclass(frozen=True)
+    class Stamped:
+        at: datetime  # pydantic writes UTC as "Z", isoformat() as "+00:00"
+
+    class WithDatetime(Case.Event):
+        stamp: Stamped
+
+    class WithDates(Case.Event):
+        on: date
+        days: tuple[int, ...]
+
+    assert not _written_alike(WithDatetime)
+    assert _written_alike(WithDates)
+    assert all(_written_alike(cls) for cls in EVENT_CLASSES)
