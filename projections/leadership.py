@@ -6,6 +6,9 @@ transaction lock (projections/base.py) — but without it both would do all the 
 keep tripping over each other's positions. With it one worker leads each projection and
 the other stands by; if the leader dies its session ends, the lock is freed, and the
 stand-by's next watchdog tick takes over.
+
+The session's connection is also the one the supervisor LISTENs on (projections/live.py):
+one connection per supervisor, used by its follow thread alone, for both.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import structlog
 log = structlog.get_logger(__name__)
 
 _NAMESPACE = "pqasso_projection_leader"  # first key (hashed); the second is the projection
+APPLICATION_NAME = "pqasso-projections"  # of the session, in pg_stat_activity
 
 
 class LeaderLocks:
@@ -29,11 +33,22 @@ class LeaderLocks:
         self._conn: psycopg.Connection[Any] | None = None
         self.held: set[str] = set()
 
+    @property
+    def current(self) -> psycopg.Connection[Any] | None:
+        """The session's connection, if one is open (a new one means the old session,
+        its locks and its LISTEN, are gone)."""
+        return self._conn if self._conn is not None and not self._conn.closed else None
+
+    @property
+    def opened(self) -> bool:
+        """A session was opened and not closed since (it may have broken meanwhile)."""
+        return self._conn is not None
+
     def try_acquire(self, name: str) -> bool:
         """Lead ``name`` if nobody else does (or we already do)."""
         if name in self.held:
             return True
-        conn = self._connection()
+        conn = self.connection()
         row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s), hashtext(%s))",
                            (_NAMESPACE, name)).fetchone()
         if row and row[0]:
@@ -54,7 +69,7 @@ class LeaderLocks:
             return False
 
     def close(self) -> None:
-        """Release every lock (ending the session does)."""
+        """Release every lock (ending the session does), and the LISTEN with them."""
         self.held.clear()
         if self._conn is not None:
             conn, self._conn = self._conn, None
@@ -63,8 +78,13 @@ class LeaderLocks:
             except psycopg.Error:
                 pass
 
-    def _connection(self) -> psycopg.Connection[Any]:
+    def connection(self) -> psycopg.Connection[Any]:
+        """The session's connection (a new session if there is none, or it was closed)."""
         if self._conn is None or self._conn.closed:
+            if self.held:  # the old session ended: its locks went with it
+                log.warning("projection_leader_session_lost", held=sorted(self.held))
+                self.held.clear()
+            self._conn = None
             self._conn = psycopg.connect(**self._kwargs, autocommit=True, connect_timeout=5,
-                                         application_name="pqasso-projection-leader")
+                                         application_name=APPLICATION_NAME)
         return self._conn
