@@ -14,7 +14,7 @@ import structlog
 import uvicorn
 
 from application.deadline_job import run_deadline_job
-from infrastructure.availability import DatabaseGate, DatabaseGateMiddleware
+from infrastructure.availability import DatabaseGate, DatabaseGateMiddleware, GatedHealth
 from infrastructure.bootstrap import bootstrap
 from infrastructure.cli_cases import read_models, service
 from infrastructure.cli_output import print_json, print_table
@@ -131,7 +131,8 @@ def serve(args: argparse.Namespace) -> int:
     settings = Settings.from_environ()
     svc = bootstrap(settings, migrate_first=settings.database_url is None)
     supervisor = ProjectionSupervisor(svc.env)
-    tokens = TokenStore(svc.database.url, timeout=settings.database_timeout)
+    tokens = TokenStore(svc.database.url, timeout=settings.database_timeout,
+                        remember_for=settings.token_cache_seconds)
     gate = DatabaseGate(svc.database.url)  # 503 at once while the database is down
     job = DailyDeadlineJob(svc.cases, supervisor.view("deadlines"),
                            caught_up=supervisor.wait_until_caught_up)
@@ -140,7 +141,7 @@ def serve(args: argparse.Namespace) -> int:
         supervisor.start()
         job.start()
         deadlines = supervisor.view("deadlines")
-        api = create_api(svc.cases, tokens, deadlines, supervisor)
+        api = create_api(svc.cases, tokens, deadlines, GatedHealth(supervisor, gate))
         web = create_web_app(svc.cases, tokens, deadlines, deadlines, secure_cookies=settings.secure_cookies)
         log.info("service_listening", url=f"http://{args.host}:{args.port}",
                  database=redact(svc.database.url), embedded=svc.database.embedded is not None)
