@@ -20,7 +20,8 @@ class Sizes:
     load_repeats: int  # loads of that case (and raw SELECTs of its rows) per figure
     overdue_requests: int  # sequential GET /overdue (after a few unmeasured ones)
     http_clients: int
-    http_seconds: float  # the command load runs this long...
+    http_rate: float  # commands/s offered in all by the open-loop run (the target's 500, +5%)
+    http_seconds: float  # each command load runs this long...
     http_max_commands: int  # ...or until this many commands were answered
     replay_cases: int | None  # overdue by loading every aggregate (None: all of them)
 
@@ -28,14 +29,14 @@ class Sizes:
 FULL = Sizes(
     name="full", min_cases=100_000, min_events=1_000_000, chunk_cases=2_500, load_batch=1_000,
     rounds=7, round_seconds=2.0, long_case_events=1_000, load_repeats=30,
-    overdue_requests=300, http_clients=32, http_seconds=20.0, http_max_commands=50_000,
+    overdue_requests=300, http_clients=32, http_rate=525.0, http_seconds=20.0, http_max_commands=50_000,
     replay_cases=None,
 )
 
 QUICK = Sizes(
     name="quick", min_cases=5_000, min_events=40_000, chunk_cases=1_000, load_batch=1_000,
     rounds=3, round_seconds=0.5, long_case_events=1_000, load_repeats=10,
-    overdue_requests=50, http_clients=32, http_seconds=4.0, http_max_commands=10_000,
+    overdue_requests=50, http_clients=32, http_rate=525.0, http_seconds=4.0, http_max_commands=10_000,
     replay_cases=None,
 )
 
@@ -43,7 +44,7 @@ QUICK = Sizes(
 SMOKE = Sizes(
     name="smoke", min_cases=100, min_events=600, chunk_cases=50, load_batch=200,
     rounds=1, round_seconds=0.2, long_case_events=60, load_repeats=2,
-    overdue_requests=3, http_clients=4, http_seconds=0.5, http_max_commands=100,
+    overdue_requests=3, http_clients=4, http_rate=40.0, http_seconds=0.5, http_max_commands=100,
     replay_cases=None,
 )
 

@@ -9,17 +9,28 @@ connection, so the generator spends little CPU per request (the server shares th
 - ``"mode": "commands"``: ``clients`` clients, each running the documented happy path on new
   cases (``POST /cases``, then plan, approval, evidence, further details, judgement, award),
   every command with an ``Idempotency-Key``, until ``seconds`` have passed or ``max_commands``
-  were answered. Latency is measured per command, from sending to the end of the answer.
+  were answered.
+  * Without ``rate`` (closed loop): each client sends its next command as soon as the last is
+    answered: the server's saturation throughput. Latency is then 32 / throughput by
+    construction (Little's law), whatever the server does.
+  * With ``rate`` (open loop, commands/s in all): each client sends on a fixed schedule
+    (``clients / rate`` seconds apart, clients staggered), whether or not the server keeps
+    up, and latency is measured from the *scheduled* time to the end of the answer, so a
+    server that falls behind shows it in the percentiles (no "coordinated omission": a
+    client stuck waiting does not hide the requests it should have sent). ``per_s`` is the
+    answered commands over the time from the first scheduled send to the last answer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import statistics
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -96,37 +107,51 @@ async def commands(spec: dict[str, Any]) -> dict[str, Any]:
     statuses: dict[int, int] = {}
     deadline = time.perf_counter() + spec["seconds"]
 
-    async def run_client(me: dict[str, str]) -> None:
+    rate, clients = spec.get("rate"), tokens["clients"][:spec["clients"]]
+    interval = len(clients) / rate if rate else 0.0  # seconds between one client's commands
+    started = time.perf_counter()
+    last_answer = started
+
+    async def run_client(index: int, me: dict[str, str]) -> None:
         client = Client(spec["url"])
         roles = {"admin": tokens["admin"], "organisation": me["organisation"],
                  "lead_reviewer": me["lead_reviewer"]}
         opening = open_case_body(me["organisation_id"], me["reviewer_id"])
+        schedule = iter(started + interval * (index / len(clients) + n) for n in itertools.count())
         try:
             while not state["stop"]:
-                status, body = await timed(client, "POST", "/cases", roles["admin"], opening)
+                status, body = await timed(client, "POST", "/cases", roles["admin"], opening, schedule)
                 if status != 201:
                     continue
                 case_id = json.loads(body)["case_id"]
                 for path, step_body, role, _ in examples.HAPPY_PATH:
                     if state["stop"]:
                         break
-                    await timed(client, "POST", f"/cases/{case_id}/{path}", roles[role], step_body)
+                    await timed(client, "POST", f"/cases/{case_id}/{path}", roles[role], step_body, schedule)
         finally:
             await client.close()
 
-    async def timed(client: Client, method: str, path: str, token: str, body: Any) -> tuple[int, bytes]:
-        started = time.perf_counter()
+    async def timed(client: Client, method: str, path: str, token: str, body: Any,
+                    schedule: Iterator[float]) -> tuple[int, bytes]:
+        nonlocal last_answer
+        due = next(schedule)
+        if rate:
+            if due >= deadline:  # the schedule ends with the run: send nothing more
+                state["stop"] = True
+                return 0, b""
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        sent = due if rate else time.perf_counter()
         status, answer = await client.request(method, path, token, body, key=str(uuid.uuid4()))
-        latencies.append(time.perf_counter() - started)
+        last_answer = time.perf_counter()
+        latencies.append(last_answer - sent)
         statuses[status] = statuses.get(status, 0) + 1
         state["done"] += 1
-        if time.perf_counter() >= deadline or state["done"] >= spec["max_commands"]:
+        if last_answer >= deadline or state["done"] >= spec["max_commands"]:
             state["stop"] = True
         return status, answer
 
-    started = time.perf_counter()
-    await asyncio.gather(*(run_client(me) for me in tokens["clients"][:spec["clients"]]))
-    elapsed = time.perf_counter() - started
+    await asyncio.gather(*(run_client(index, me) for index, me in enumerate(clients)))
+    elapsed = (last_answer if rate else time.perf_counter()) - started
     ok = sum(count for status, count in statuses.items() if 200 <= status < 300)
     return {"commands": len(latencies), "ok": ok, "seconds": elapsed, "per_s": ok / elapsed,
             "p50_ms": statistics.median(latencies) * 1000, "p95_ms": percentile(latencies, 95) * 1000,

@@ -35,8 +35,10 @@ ORDER = (
     "case_load_ratio_vs_raw_select", "case_load_ms_at_snapshot", "case_load_ms_no_snapshots",
     "events_in_store", "cases_in_store", "projection_catchup_events_per_s",
     "overdue_p50_ms_100k_cases", "overdue_p95_ms_100k_cases", "overdue_items",
-    "overdue_by_replay_ms_100k_cases", "http_commands_per_s_32_clients", "http_p50_ms_32_clients",
-    "http_p95_ms_32_clients", "http_errors", "serve_peak_rss_mb",
+    "overdue_by_replay_ms_100k_cases", "http_offered_per_s_32_clients",
+    "http_commands_per_s_32_clients", "http_p50_ms_32_clients", "http_p95_ms_32_clients",
+    "http_max_commands_per_s_32_clients", "http_p50_ms_at_max_32_clients",
+    "http_p95_ms_at_max_32_clients", "http_errors", "serve_peak_rss_mb",
 )
 
 
