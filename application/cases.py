@@ -188,25 +188,17 @@ class QualityMarkCases(Application[UUID]):
 
     def _case_for_command(self, case_id: UUID, latest: bool) -> tuple[Case, bool]:
         """A private copy of the cached case (and False), or of the latest one (and True)."""
-        cache = self.repository.cache
-        if not latest and cache is not None:
-            try:
-                return _private_copy(cache.get(case_id)), False
-            except KeyError:
-                pass
+        cached = None if latest else self.cached_case(case_id)
+        if cached is not None:
+            return _private_copy(cached), False
         return self.get_case(case_id), True
 
     def _remember(self, case: Case) -> None:
         """Cache a case just recorded (the library caches only what it loads), unless the
         cache already holds a later version."""
         cache = self.repository.cache
-        if cache is None:
-            return
-        try:
-            cached = cache.get(case.id)
-        except KeyError:
-            cached = None
-        if cached is None or cached.version < case.version:
+        cached = self.cached_case(case.id)
+        if cache is not None and (cached is None or cached.version < case.version):
             cache.put(case.id, case)
 
     def _first_answer(self, ctx: CommandContext) -> CommandResult | None:

@@ -46,9 +46,11 @@ class AuthenticationMiddleware:
         if scheme.lower() != "bearer" or not token.strip():
             await self._refuse(scope, receive, send, "Send Authorization: Bearer <token>.", "")
             return
+        token = token.strip()
         try:
-            actor = (self.remembered(token.strip()) if self.remembered is not None else None) \
-                or await run_in_threadpool(self.tokens.authenticate, token.strip())
+            actor = self.remembered(token) if self.remembered is not None else None
+            if actor is None:
+                actor = await run_in_threadpool(self.tokens.authenticate, token)
         except Exception:
             log.exception("token_check_failed")
             await problem_response(
