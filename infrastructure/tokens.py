@@ -31,6 +31,7 @@ PREFIX = "pqa_"
 API_ROLES = frozenset(Role) - {Role.SYSTEM}
 # token_urlsafe(32) gives 43 characters; anything far from that shape is not ours.
 _TOKEN_SHAPE = re.compile(r"pqa_[A-Za-z0-9_-]{20,100}")
+_HASH_SHAPE = re.compile(r"[0-9a-f]{64}")  # token_hash(): a SHA-256 in lower-case hex
 
 CREATE_TABLE = """
 CREATE TABLE IF NOT EXISTS api_tokens (
@@ -172,7 +173,15 @@ class TokenStore:
         """The principal and role a live token speaks for, or None."""
         if not isinstance(token, str) or not _TOKEN_SHAPE.fullmatch(token):
             return None
-        digest = token_hash(token)
+        return self.authenticate_hash(token_hash(token))
+
+    def authenticate_hash(self, digest: str) -> Actor | None:
+        """What ``authenticate`` answers for the token whose ``token_hash`` is ``digest``.
+
+        For callers that keep only the hash (a browser session), never the token.
+        """
+        if not isinstance(digest, str) or not _HASH_SHAPE.fullmatch(digest):
+            return None
         actor = self._remembered_actor(digest)
         if actor is not None:
             return actor
@@ -245,7 +254,11 @@ class InMemoryTokenStore:
     def authenticate(self, token: str) -> Actor | None:
         if not isinstance(token, str) or not _TOKEN_SHAPE.fullmatch(token):
             return None
-        digest = token_hash(token)
+        return self.authenticate_hash(token_hash(token))
+
+    def authenticate_hash(self, digest: str) -> Actor | None:
+        if not isinstance(digest, str) or not _HASH_SHAPE.fullmatch(digest):
+            return None
         with self._lock:
             info = next((i for h, i in self._by_hash.items() if hmac.compare_digest(h, digest)), None)
         if info is None or info.revoked_at is not None:

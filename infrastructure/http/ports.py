@@ -19,6 +19,14 @@ class Authenticator(Protocol):
     def authenticate(self, token: str) -> Actor | None: ...
 
 
+class AuthenticatesHashes(Authenticator, Protocol):
+    """An authenticator that also answers for a token's SHA-256 (``tokens.token_hash``), for
+    callers that keep only the hash: a browser session re-checks it on every request, so a
+    revoked token ends the session (TokenStore, InMemoryTokenStore)."""
+
+    def authenticate_hash(self, digest: str) -> Actor | None: ...
+
+
 @runtime_checkable
 class RemembersTokens(Protocol):
     """An authenticator that can answer for recently checked tokens without any I/O

@@ -12,14 +12,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from application.cases import QualityMarkCases
 from infrastructure.http.middleware import RequestContextMiddleware
-from infrastructure.http.ports import Authenticator, OverdueQueries, UpcomingQueries
+from infrastructure.http.ports import AuthenticatesHashes, OverdueQueries, UpcomingQueries
 from infrastructure.web.auth import WebAuth
 from infrastructure.web.context import Web
 from infrastructure.web.pages import Pages, install_error_pages
 from infrastructure.web.routes_forms import form_routes
 from infrastructure.web.routes_pages import page_routes
 from infrastructure.web.routes_signin import sign_in_routes
-from infrastructure.web.sessions import SessionStore
+from infrastructure.web.sessions import KeepsSessions, SessionStore
 
 PREFIX = "/ui"
 MAX_FORM_BYTES = 1_000_000
@@ -41,14 +41,16 @@ def create_web_router(web: Web) -> APIRouter:
 
 
 def create_web_app(
-    cases: QualityMarkCases, tokens: Authenticator, overdue: OverdueQueries,
+    cases: QualityMarkCases, tokens: AuthenticatesHashes, overdue: OverdueQueries,
     upcoming: UpcomingQueries | None = None, *, clock: Callable[[], date] = date.today,
-    secure_cookies: bool = True, sessions: SessionStore | None = None,
+    secure_cookies: bool = True, sessions: KeepsSessions | None = None,
 ) -> FastAPI:
     """The pages as an ASGI app whose paths all start with /ui (see ``with_web_pages``).
 
     ``secure_cookies`` marks the session cookie Secure (HTTPS only); turn it off only for
-    plain-HTTP development on this machine.
+    plain-HTTP development on this machine. ``sessions``: where browser sessions are kept;
+    in this process's memory unless given (a ``PostgresSessionStore`` when several processes
+    serve). The caller closes it.
     """
     if upcoming is None and hasattr(overdue, "upcoming"):
         upcoming = overdue  # type: ignore[assignment]

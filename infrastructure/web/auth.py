@@ -1,8 +1,9 @@
 """Who is signed in to the pages, and whether a form really came from our own page.
 
 Sign-in takes an API token (the same tokens, roles and principals as the JSON API)
-and starts a server-side session (``sessions.py``); the browser holds only the
-session id, in a cookie that is ``HttpOnly`` (no script can read it), ``SameSite=Strict``
+and starts a server-side session (``sessions.py``) that keeps only the token's hash,
+re-checked on every request so that revoking the token ends the session; the browser
+holds only the session id, in a cookie that is ``HttpOnly`` (no script can read it), ``SameSite=Strict``
 (no other site's page can send it) and, when ``secure``, ``Secure`` with the
 ``__Host-`` prefix (HTTPS only, this host only, path /). Every POST must carry the
 session's CSRF token in a hidden field; the sign-in form, before any session, carries
@@ -19,8 +20,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from domain.participants import Actor
-from infrastructure.http.ports import Authenticator
-from infrastructure.web.sessions import Session, SessionStore, same_secret
+from infrastructure.http.ports import AuthenticatesHashes
+from infrastructure.tokens import token_hash
+from infrastructure.web.sessions import KeepsSessions, Session, same_secret
 
 CSRF_FIELD = "csrf_token"
 MAX_FIELDS = 2_000
@@ -38,7 +40,7 @@ class CsrfRefused(Exception):
 class WebAuth:
     """Sessions, their cookie, and the CSRF checks of every form."""
 
-    def __init__(self, tokens: Authenticator, sessions: SessionStore, *, secure: bool) -> None:
+    def __init__(self, tokens: AuthenticatesHashes, sessions: KeepsSessions, *, secure: bool) -> None:
         self.tokens, self.sessions, self.secure = tokens, sessions, secure
         prefix = "__Host-" if secure else ""
         self.session_cookie = f"{prefix}pqasso_session"
@@ -52,7 +54,7 @@ class WebAuth:
         session = self.sessions.get(session_id)
         if session is None:
             return None
-        if self.tokens.authenticate(session.token) != session.actor:
+        if self.tokens.authenticate_hash(session.token_hash) != session.actor:
             self.sessions.end(session_id)
             return None
         request.state.actor = session.actor  # for the access log
@@ -72,7 +74,7 @@ class WebAuth:
         actor: Actor | None = self.tokens.authenticate(token) if token else None
         if actor is None:
             return None
-        return self.sessions.start(actor, token)
+        return self.sessions.start(actor, token_hash(token))
 
     def sign_out(self, request: Request, response: Response) -> None:
         self.sessions.end(request.cookies.get(self.session_cookie))

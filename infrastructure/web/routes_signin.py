@@ -47,7 +47,7 @@ def sign_in_routes(web: Web) -> APIRouter:
         if session is not None:
             await web.auth.form(request, session)
         response = RedirectResponse("/ui/sign-in", status_code=303)
-        web.auth.sign_out(request, response)
+        await run_in_threadpool(web.auth.sign_out, request, response)  # the store may be a database
         return response
 
     @router.get("/static/style.css", name="stylesheet")

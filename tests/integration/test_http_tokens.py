@@ -40,6 +40,34 @@ def test_the_table_holds_the_hash_never_the_token(tokens, make_database):
     assert token not in repr(rows) and rows[0]["token_hash"] == token_hash(token)
 
 
+def test_a_tokens_hash_authenticates_as_the_token_does_until_revoked(tokens):
+    token = tokens.add("auditor", "auditor-1")
+    digest = token_hash(token)
+    assert tokens.authenticate_hash(digest) == Actor("auditor-1", Role.AUDITOR)
+    assert tokens.authenticate_hash(token_hash("pqa_" + "x" * 43)) is None
+    assert tokens.authenticate_hash(token) is None and tokens.authenticate_hash("F" * 64) is None
+    tokens.revoke(tokens.list()[0].id)
+    assert tokens.authenticate_hash(digest) is None
+
+
+def test_a_hash_check_uses_the_remembered_tokens(make_database):
+    url = make_database()
+    issuer = TokenStore(url, max_connections=1)
+    issuer.create_table()
+    serving = TokenStore(url, max_connections=1, remember_for=60)
+    try:
+        token = issuer.add("lead_reviewer", "reviewer-1")
+        # given a live token the serving store has checked by its hash
+        assert serving.authenticate_hash(token_hash(token)) == Actor("reviewer-1", Role.LEAD_REVIEWER)
+        # when another process revokes it, then both checks answer from memory alike
+        assert issuer.revoke(issuer.list()[0].id)
+        assert serving.remembered(token) == Actor("reviewer-1", Role.LEAD_REVIEWER)
+        assert serving.authenticate_hash(token_hash(token)) == serving.authenticate(token)
+    finally:
+        serving.close()
+        issuer.close()
+
+
 def test_unknown_tokens_and_ids_are_no_one(tokens):
     tokens.add("auditor", "auditor-1")
     assert tokens.authenticate("pqa_" + "x" * 43) is None

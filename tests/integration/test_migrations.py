@@ -58,6 +58,22 @@ def test_privileges_granted_by_hand_are_taken_back_by_the_next_run(
         assert privileges(conn, "schema_migrations") == set()
 
 
+def test_the_service_may_keep_web_sessions_but_not_truncate_them_and_no_one_else_may_read_them(
+    fresh_migrated_url: str,
+) -> None:
+    with psycopg.connect(fresh_migrated_url, autocommit=True) as conn:
+        assert privileges(conn, "web_sessions") == {"SELECT", "INSERT", "UPDATE", "DELETE"}
+        conn.execute("GRANT TRUNCATE ON web_sessions TO pqasso_service")
+        conn.execute("GRANT SELECT ON web_sessions TO pqasso_reporting, PUBLIC")
+
+        migrate(fresh_migrated_url)
+
+        assert privileges(conn, "web_sessions") == {"SELECT", "INSERT", "UPDATE", "DELETE"}
+        can_read = {role: conn.execute("SELECT has_table_privilege(%s, 'web_sessions', 'SELECT')",
+                                       (role,)).fetchone()[0] for role in ("pqasso_reporting", "public")}
+        assert can_read == {"pqasso_reporting": False, "public": False}
+
+
 def test_concurrent_runs_apply_each_step_once(make_database: MakeDatabase) -> None:
     url = make_database()
     results: list[list[str]] = []
@@ -97,7 +113,7 @@ def test_a_database_migrated_before_the_append_procedure_gets_it_from_step_8(
     done = migrate(url)
 
     assert [line for line in done if line.startswith("applied step")] == [
-        f"applied step 8: {STEPS[7].description}"]
+        f"applied step {s.version}: {s.description}" for s in STEPS[7:]]  # 8, and any later
     with psycopg.connect(url) as conn:
         signature = conn.execute(
             "SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.proname = 'cases_append_events' "
@@ -114,3 +130,19 @@ def test_a_database_migrated_before_the_append_procedure_gets_it_from_step_8(
             "ARRAY['x'::bytea], ARRAY[sha256('x')], NULL, NULL, NULL, NULL, NULL, 1, false, NULL)"
         ).fetchone()
         assert ids == ([1],)
+
+
+def test_a_database_migrated_before_web_sessions_gets_the_table_and_its_grants_from_step_9(
+    make_database: MakeDatabase, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url = make_database()
+    monkeypatch.setattr(migrations, "STEPS", STEPS[:8])
+    migrate(url)  # the grants of a database without the table pass over it
+    monkeypatch.undo()
+
+    done = migrate(url)
+
+    assert [line for line in done if line.startswith("applied step")] == [
+        f"applied step 9: {STEPS[8].description}"]
+    with psycopg.connect(url) as conn:
+        assert privileges(conn, "web_sessions") == {"SELECT", "INSERT", "UPDATE", "DELETE"}

@@ -42,6 +42,9 @@ SERVICE_REFUSED = [
     "INSERT INTO api_tokens (token_hash, role, principal) VALUES (repeat('a', 64), 'admin', 'me')",
     "UPDATE api_tokens SET revoked_at = NULL",
     "DELETE FROM schema_migrations",
+    "TRUNCATE web_sessions",
+    "DROP TABLE web_sessions",
+    "ALTER TABLE web_sessions ADD COLUMN token text",
 ]
 REPORTING_REFUSED = [
     "INSERT INTO reporting.cases (case_id) VALUES (gen_random_uuid())",
@@ -52,6 +55,8 @@ REPORTING_REFUSED = [
     "DROP TABLE reporting.cases",
     "SELECT * FROM cases_events",
     "SELECT * FROM api_tokens",
+    "SELECT * FROM web_sessions",
+    "DELETE FROM web_sessions",
     "INSERT INTO cases_events (originator_id, originator_version, topic, state) "
     "VALUES (gen_random_uuid(), 1, 't', '')",
 ]

@@ -49,3 +49,20 @@ def test_tokens_are_only_for_api_roles_and_real_principals(role, principal):
 def test_unknown_ids_are_not_revoked():
     tokens = InMemoryTokenStore()
     assert tokens.revoke(7) is False and tokens.revoke("seven") is False
+
+
+def test_a_tokens_hash_speaks_for_the_same_principal_until_the_token_is_revoked():
+    tokens = InMemoryTokenStore()
+    token = tokens.add("organisation", "org-1")
+    digest = token_hash(token)
+    assert tokens.authenticate_hash(digest) == tokens.authenticate(token) == Actor("org-1", Role.ORGANISATION)
+    tokens.revoke(tokens.list()[0].id)
+    assert tokens.authenticate_hash(digest) is None
+
+
+@pytest.mark.parametrize("digest", ["", "0" * 64, "A" * 64, "a" * 63, "pqa_" + "a" * 60, None])
+def test_anything_but_the_hash_of_a_live_token_is_no_one(digest):
+    tokens = InMemoryTokenStore()
+    token = tokens.add("admin", "ces-admin-1")
+    assert tokens.authenticate_hash(digest) is None
+    assert tokens.authenticate_hash(token) is None  # the token itself is not its hash

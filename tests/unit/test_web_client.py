@@ -18,7 +18,7 @@ from application.cases import QualityMarkCases
 from infrastructure.http import create_api
 from infrastructure.http import examples as ex
 from infrastructure.http.memory import EventStoreDeadlines
-from infrastructure.tokens import InMemoryTokenStore
+from infrastructure.tokens import InMemoryTokenStore, token_hash
 from infrastructure.web import create_web_app, with_web_pages
 from infrastructure.web.sessions import SessionStore
 
@@ -167,6 +167,13 @@ def test_signing_in_sets_an_http_only_strict_secure_host_cookie_holding_no_token
     assert len(site.sessions) == 1
 
 
+def test_the_server_keeps_the_tokens_hash_never_the_token(site):
+    site.browser("auditor")
+    (session,) = site.sessions._sessions.values()
+    assert session.token_hash == token_hash(site.tokens["auditor"])
+    assert site.tokens["auditor"] not in repr(vars(site.sessions))
+
+
 def test_an_unknown_token_is_refused_with_a_message_and_no_session(site):
     answer = site.browser().sign_in("pqa_" + "x" * 43)
     assert answer.status_code == 401
@@ -238,7 +245,7 @@ def test_pages_forbid_framing_and_scripts_and_caching(site):
 def test_sessions_expire_when_idle():
     now = [0.0]
     store = SessionStore(idle_seconds=60, clock=lambda: now[0])
-    session_id, _ = store.start(actor=object(), token="t")  # type: ignore[arg-type]
+    session_id, _ = store.start(actor=object(), token_hash="0" * 64)  # type: ignore[arg-type]
     now[0] = 59
     assert store.get(session_id) is not None
     now[0] = 120
