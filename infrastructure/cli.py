@@ -31,6 +31,16 @@ def _case_id(text: str) -> UUID:
         raise argparse.ArgumentTypeError(f"{text!r} is not a case id (a UUID)") from None
 
 
+def _workers(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if not 1 <= count <= 64:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of processes (1 to 64)")
+    return count
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pqasso", description="PQASSO Quality Mark improvement cases")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -38,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the HTTP API with projections kept up to date")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=_workers, default=None,
+                       help="processes answering on the port (default: PQASSO_WORKERS, else 1)")
     serve.set_defaults(handler=cli_service.serve)
 
     db = commands.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)

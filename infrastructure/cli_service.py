@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Iterator
@@ -20,12 +22,14 @@ from infrastructure.cli_cases import read_models, service
 from infrastructure.cli_output import print_json, print_table
 from infrastructure.database import connect_or_start
 from infrastructure.http import create_api
-from infrastructure.logging import configure_logging
+from infrastructure.logging import bind_process, configure_logging
 from infrastructure.migrations import migrate as migrate_database
 from infrastructure.scheduler import DailyDeadlineJob
+from infrastructure.serve_workers import Workers, listening_socket
 from infrastructure.settings import Settings, redact
 from infrastructure.tokens import TokenStore
 from infrastructure.web import create_web_app, with_web_pages
+from infrastructure.web.sessions_postgres import PostgresSessionStore
 from projections.runner import ProjectionSupervisor
 
 log = structlog.get_logger(__name__)
@@ -127,36 +131,70 @@ def projections_run(args: argparse.Namespace) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
-    """The HTTP API, with projections followed and the deadline job run daily, in one process."""
+    """The HTTP API, with projections followed and the deadline job run daily: in this
+    process, or in ``--workers`` processes sharing the port (``serve_workers.py``)."""
     settings = Settings.from_environ()
+    workers = args.workers if getattr(args, "workers", None) is not None else settings.workers
+    if workers == 1:
+        return _serve(settings, args.host, args.port)
+    configure_logging(settings.log_format, settings.log_level)
+    with connect_or_start(settings) as database:  # the embedded server, if any, is ours
+        if settings.database_url is None:
+            migrate_database(database.url)
+        shared = settings.model_copy(update={"database_url": database.url})
+        with listening_socket(args.host, args.port) as sock:
+            _announce(args.host, args.port, database.url, database.embedded is not None, workers)
+            gc.freeze()  # what the workers inherit stays shared: the collector won't touch it
+            return Workers(workers, lambda index: _serve(
+                shared, args.host, args.port, sock=sock, worker=index)).run()
+
+
+def _announce(host: str, port: int, url: str, embedded: bool, workers: int) -> None:
+    log.info("service_listening", url=f"http://{host}:{port}", database=redact(url),
+             embedded=embedded, workers=workers)
+    sys.stderr.write(
+        f"pqasso is listening on http://{host}:{port}: pages for CES staff at /ui/, "
+        "the API's description at /openapi.json.\n"
+        "First admin token: run `pqasso tokens add --role admin --principal YOUR-NAME` with the "
+        "same PQASSO_DATABASE_URL / PQASSO_DATA_DIR.\n"
+    )
+
+
+def _serve(settings: Settings, host: str, port: int, *, sock: socket.socket | None = None,
+           worker: int | None = None) -> int:
+    """One process of the service. ``worker``: its index among ``--workers`` (``sock`` is
+    then the shared listening socket, already bound); only worker 0 runs the deadline job."""
     svc = bootstrap(settings, migrate_first=settings.database_url is None)
+    if worker is not None:
+        bind_process(worker=worker)  # on every line, from every thread of this worker
     supervisor = ProjectionSupervisor(svc.env)
     tokens = TokenStore(svc.database.url, timeout=settings.database_timeout,
                         remember_for=settings.token_cache_seconds)
     gate = DatabaseGate(svc.database.url)  # 503 at once while the database is down
     job = DailyDeadlineJob(svc.cases, supervisor.view("deadlines"),
-                           caught_up=supervisor.wait_until_caught_up)
+                           caught_up=supervisor.wait_until_caught_up) if not worker else None
+    # In the database, so that every worker (and the next start) knows every session.
+    sessions = PostgresSessionStore(svc.database.url, timeout=settings.database_timeout)
     try:
         gate.start()
         supervisor.start()
-        job.start()
+        if job is not None:
+            job.start()
         deadlines = supervisor.view("deadlines")
         api = create_api(svc.cases, tokens, deadlines, GatedHealth(supervisor, gate))
-        web = create_web_app(svc.cases, tokens, deadlines, deadlines, secure_cookies=settings.secure_cookies)
-        log.info("service_listening", url=f"http://{args.host}:{args.port}",
-                 database=redact(svc.database.url), embedded=svc.database.embedded is not None)
-        sys.stderr.write(
-            f"pqasso is listening on http://{args.host}:{args.port}: pages for CES staff at /ui/, "
-            "the API's description at /openapi.json.\n"
-            "First admin token: run `pqasso tokens add --role admin --principal YOUR-NAME` with the "
-            "same PQASSO_DATABASE_URL / PQASSO_DATA_DIR.\n"
-        )
-        uvicorn.run(DatabaseGateMiddleware(with_web_pages(api, web), gate=gate), host=args.host,
-                    port=args.port, log_config=None, access_log=False)
+        web = create_web_app(svc.cases, tokens, deadlines, deadlines,
+                             secure_cookies=settings.secure_cookies, sessions=sessions)
+        if worker is None:
+            _announce(host, port, svc.database.url, svc.database.embedded is not None, 1)
+        config = uvicorn.Config(DatabaseGateMiddleware(with_web_pages(api, web), gate=gate),
+                                host=host, port=port, log_config=None, access_log=False)
+        uvicorn.Server(config).run(sockets=None if sock is None else [sock])
     finally:
         gate.stop()
-        job.stop()
+        if job is not None:
+            job.stop()
         supervisor.close()
+        sessions.close()
         tokens.close()
         svc.close()
     return 0

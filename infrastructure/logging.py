@@ -30,8 +30,25 @@ _LIBRARY_LEVELS = {"psycopg": logging.WARNING, "psycopg.pool": logging.WARNING}
 # `pqasso serve` must also pass log_config=None to uvicorn, or uvicorn installs them again.
 _UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
+# Fields every line of this process carries, in every thread (``bind_process``).
+_PROCESS_FIELDS: dict[str, Any] = {}
+
+
+def bind_process(**fields: Any) -> None:
+    """Add ``fields`` to every log line this process writes from now on, from any thread
+    (contextvars are per thread): e.g. the worker index of a `pqasso serve --workers` process."""
+    _PROCESS_FIELDS.update(fields)
+
+
+def _add_process_fields(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+    for key, value in _PROCESS_FIELDS.items():
+        event.setdefault(key, value)
+    return event
+
+
 _SHARED_PROCESSORS: list[structlog.typing.Processor] = [
     structlog.contextvars.merge_contextvars,
+    _add_process_fields,
     structlog.stdlib.add_logger_name,
     structlog.stdlib.add_log_level,
     structlog.processors.TimeStamper(fmt="iso", utc=True),

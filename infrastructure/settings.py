@@ -172,6 +172,9 @@ class Settings(BaseModel, frozen=True):
     # Seconds a request waits for a database connection (the pool's checkout timeout) before
     # it is answered 503; also how long a request caught by an outage waits, per attempt.
     database_timeout: int = Field(default=5, ge=1, le=60, alias="PQASSO_DATABASE_TIMEOUT")
+    # Processes `pqasso serve` answers with (one core each at most: Python's GIL); they share
+    # the port, the database and the pages' sessions. `pqasso serve --workers N` overrides it.
+    workers: int = Field(default=1, ge=1, le=64, alias="PQASSO_WORKERS")
     # Seconds `pqasso serve` trusts a live API token it has looked up before looking it up
     # again; a revocation made elsewhere takes effect within this time. 0: every request.
     token_cache_seconds: float = Field(default=2.0, ge=0, le=60, alias="PQASSO_TOKEN_CACHE_SECONDS")
