@@ -24,6 +24,7 @@ class Sizes:
     http_seconds: float  # each command load runs this long...
     http_max_commands: int  # ...or until this many commands were answered
     replay_cases: int | None  # overdue by loading every aggregate (None: all of them)
+    serve_workers: int | None = None  # `pqasso serve --workers` (None: one per core)
 
 
 FULL = Sizes(

@@ -3,7 +3,7 @@
 In order: appending (raw INSERTs, one writer, four writers), rebuilding a long case, building
 the data set (100,000 cases, 1,000,000 events; --quick: 5,000 and 40,000), rebuilding every
 read model from it (then VACUUM ANALYZE, as autovacuum would), then ``pqasso serve`` in its
-own process: the overdue question over HTTP (and the same answer by loading every aggregate,
+own process (``--workers``, one per core): the overdue question over HTTP (and the same answer by loading every aggregate,
 which must agree), commands from 32 clients (as fast as it answers, then at a fixed rate of
 525/s), and the server's peak memory. Prints a table;
 writes ``benchmarks/results.json``.
@@ -142,9 +142,10 @@ def _store_size(url: str) -> dict[str, float]:
 
 
 def _served(url: str, sizes: Sizes, workdir: Path, today: date, echo: Echo) -> dict[str, float]:
-    echo("starting pqasso serve")
+    workers = sizes.serve_workers or os.cpu_count() or 1
+    echo(f"starting pqasso serve --workers {workers} (one per core)")
     tokens = make_tokens(url, sizes.http_clients)
-    served = Served.start(url, workdir / "serve.log")
+    served = Served.start(url, workdir / "serve.log", workers=workers)
     try:
         echo(f"overdue over HTTP: {sizes.overdue_requests} requests")
         overdue = _load({"mode": "overdue", "url": served.url, "tokens": tokens,
@@ -165,7 +166,7 @@ def _served(url: str, sizes: Sizes, workdir: Path, today: date, echo: Echo) -> d
              f"{sizes.http_rate:.0f}/s, {sizes.http_seconds:.0f} s")
         load = _load({**commands, "rate": sizes.http_rate})
         echo(f"HTTP answers: {load['statuses']}")
-        peak = served.peak_rss_mb()
+        memory = served.peak_memory_mb()
     finally:
         served.stop()
     return {
@@ -178,7 +179,8 @@ def _served(url: str, sizes: Sizes, workdir: Path, today: date, echo: Echo) -> d
         "http_max_commands_per_s_32_clients": most["per_s"],
         "http_p50_ms_at_max_32_clients": most["p50_ms"], "http_p95_ms_at_max_32_clients": most["p95_ms"],
         "http_errors": load["commands"] - load["ok"] + most["commands"] - most["ok"],
-        "serve_peak_rss_mb": peak,
+        "serve_peak_rss_mb": memory["peak"], "serve_summed_rss_mb": memory["summed_rss"],
+        "serve_workers": served.workers,
     }
 
 

@@ -1,5 +1,12 @@
-"""``pqasso serve`` as users run it: its own process on loopback, with tokens, measured from
-outside (its peak memory comes from /proc)."""
+"""``pqasso serve`` as users run it: its own process (and its workers) on loopback, with
+tokens, measured from outside (its memory comes from /proc).
+
+Memory: one process's peak is its ``VmHWM``. With ``--workers``, the workers are forked from
+the parent and share its pages until they change them, so adding up their resident sizes
+would count every shared page once per process. The figure is then the peak, over samples
+taken every 0.2 s, of the processes' summed *proportional* set size (``Pss``: each shared
+page divided among the processes sharing it), which counts each page once: what the
+service costs the machine. Their summed resident size is kept too, for comparison."""
 
 from __future__ import annotations
 
@@ -8,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -38,17 +46,22 @@ class Served:
     url: str
     process: subprocess.Popen[bytes]
     log: IO[bytes]
+    workers: int = 1
+    memory: MemorySampler | None = None
 
     @classmethod
-    def start(cls, database_url: str, log_path: Path, timeout: float = 60.0) -> Served:
+    def start(cls, database_url: str, log_path: Path, timeout: float = 60.0,
+              workers: int = 1) -> Served:
         port = free_port()
         env = {**os.environ, "PQASSO_DATABASE_URL": database_url, "PQASSO_LOG_FORMAT": "json",
                "PQASSO_LOG_LEVEL": "INFO"}
         log = log_path.open("wb")
-        process = subprocess.Popen([*pqasso_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        process = subprocess.Popen([*pqasso_command(), "serve", "--host", "127.0.0.1", "--port", str(port),
+                                    "--workers", str(workers)],
                                    env=env, stdout=log, stderr=subprocess.STDOUT)
-        served = cls(f"http://127.0.0.1:{port}", process, log)
+        served = cls(f"http://127.0.0.1:{port}", process, log, workers)
         served._wait_until_healthy(timeout)
+        served.memory = MemorySampler(process.pid)
         return served
 
     def _wait_until_healthy(self, timeout: float) -> None:
@@ -67,14 +80,18 @@ class Served:
         self.stop()
         raise RuntimeError(f"pqasso serve did not answer /health within {timeout:.0f} s")
 
-    def peak_rss_mb(self) -> float:
-        """The process's peak resident memory so far (VmHWM), in MiB."""
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        raise RuntimeError("no VmHWM in /proc/<pid>/status")
+    def peak_memory_mb(self) -> dict[str, float]:
+        """The service's peak memory so far, in MiB (see the module's docstring): ``peak``
+        (VmHWM of the one process, or the peak summed Pss of them all), ``summed_rss``."""
+        pids = [self.process.pid, *_children(self.process.pid)]
+        high_water = sum(_proc_kib(pid, "status", "VmHWM:") for pid in pids) / 1024
+        if self.memory is None or len(pids) == 1:
+            return {"peak": high_water, "summed_rss": high_water}
+        return {"peak": self.memory.peak_pss_kib / 1024, "summed_rss": self.memory.peak_rss_kib / 1024}
 
     def stop(self) -> None:
+        if self.memory is not None:
+            self.memory.stop()
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)  # uvicorn's graceful shutdown
             try:
@@ -102,3 +119,43 @@ def make_tokens(database_url: str, clients: int) -> dict[str, object]:
         }
     finally:
         store.close()
+
+
+class MemorySampler:
+    """Samples the summed Pss and Rss of a process and its children every ``interval`` s."""
+
+    def __init__(self, pid: int, interval: float = 0.2) -> None:
+        self.pid, self.interval = pid, interval
+        self.peak_pss_kib = self.peak_rss_kib = 0
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="memory-sampler", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self.interval):
+            pids = [self.pid, *_children(self.pid)]
+            try:
+                pss = sum(_proc_kib(pid, "smaps_rollup", "Pss:") for pid in pids)
+                rss = sum(_proc_kib(pid, "smaps_rollup", "Rss:") for pid in pids)
+            except OSError:  # a process came or went: take the next sample
+                continue
+            self.peak_pss_kib, self.peak_rss_kib = max(self.peak_pss_kib, pss), max(self.peak_rss_kib, rss)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join()
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _proc_kib(pid: int, name: str, field: str) -> int:
+    """A ``kB`` field of /proc/<pid>/<name> (``status``, ``smaps_rollup``)."""
+    for line in Path(f"/proc/{pid}/{name}").read_text().splitlines():
+        if line.startswith(field):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/{pid}/{name}")
