@@ -146,7 +146,7 @@ def test_a_supervisor_holds_no_more_connections_than_its_threads_use_at_once(db,
             restarts = {s.name: s.restarts for s in supervisor.status()}
             assert kill_sessions(db) == 1
             # noticed (counted: the states may be back to "following" before a poll sees them)
-            assert eventually(lambda: all(s.restarts > restarts[s.name] for s in supervisor.status()), 5)
+            assert eventually(lambda before=restarts: all(s.restarts > before[s.name] for s in supervisor.status()), 5)
             assert following(supervisor)
         assert eventually(lambda: held() <= budget), (held(), budget)
         supervisor.stop()  # stopping alone releases the session
