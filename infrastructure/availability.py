@@ -56,6 +56,7 @@ class DatabaseGate:
         self._stopping = threading.Event()
         self._wake = threading.Event()
         self._conn: psycopg.Connection[Any] | None = None
+        self._conn_lock = threading.Lock()  # the gate's thread and GET /health share _conn
         self._thread: threading.Thread | None = None
 
     @property
@@ -85,16 +86,17 @@ class DatabaseGate:
 
     def ping(self) -> bool:
         """One check: ``SELECT 1`` on a kept connection, reconnecting if it is gone."""
-        try:
-            if self._conn is None or self._conn.closed:
-                self._conn = psycopg.connect(self._url, autocommit=True,
-                                             connect_timeout=max(1, int(self.timeout)),
-                                             application_name="pqasso-database-gate")
-            self._conn.execute("SELECT 1")
-            return True
-        except psycopg.Error:
-            self._close()
-            return False
+        with self._conn_lock:
+            try:
+                if self._conn is None or self._conn.closed:
+                    self._conn = psycopg.connect(self._url, autocommit=True,
+                                                 connect_timeout=max(1, int(self.timeout)),
+                                                 application_name="pqasso-database-gate")
+                self._conn.execute("SELECT 1")
+                return True
+            except psycopg.Error:
+                self._close_unlocked()
+                return False
 
     def _loop(self) -> None:
         while not self._stopping.is_set():
@@ -109,6 +111,10 @@ class DatabaseGate:
             self._wake.clear()
 
     def _close(self) -> None:
+        with self._conn_lock:
+            self._close_unlocked()
+
+    def _close_unlocked(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
             try:
@@ -118,23 +124,20 @@ class DatabaseGate:
 
 
 class GatedHealth:
-    """``ProjectionHealth`` that first asks PostgreSQL, on a connection of its own, whether it
-    answers: during an outage the gate may not have noticed yet, and the read models' pools
-    would each wait out their checkout timeout (seconds) before failing; a refused connection
-    fails at once, so ``GET /health`` says 503 at once."""
+    """``ProjectionHealth`` that first asks PostgreSQL whether it answers, on the gate's own
+    connection (``DatabaseGate.ping``): during an outage the gate's thread may not have noticed
+    yet, and the read models' pools would each wait out their checkout timeout (seconds)
+    before failing; a broken connection or a refused one fails at once, so ``GET /health``
+    says 503 at once. One kept connection, not one per request: the endpoint needs no token,
+    and a flood of it must not become a flood of connections to PostgreSQL."""
 
     def __init__(self, health: Any, gate: DatabaseGate) -> None:
         self.health, self.gate = health, gate
 
     def status(self) -> Any:
-        try:
-            with psycopg.connect(self.gate.url, autocommit=True,
-                                 connect_timeout=max(1, int(self.gate.timeout)),
-                                 application_name="pqasso-health") as conn:
-                conn.execute("SELECT 1")
-        except psycopg.Error:
+        if not self.gate.ping():
             self.gate.check_now()
-            raise
+            raise psycopg.OperationalError("PostgreSQL does not answer")
         return self.health.status()
 
 
