@@ -83,9 +83,8 @@ class Served:
     def peak_memory_mb(self) -> dict[str, float]:
         """The service's peak memory so far, in MiB (see the module's docstring): ``peak``
         (VmHWM of the one process, or the peak summed Pss of them all), ``summed_rss``."""
-        pids = [self.process.pid, *_children(self.process.pid)]
-        high_water = sum(_proc_kib(pid, "status", "VmHWM:") for pid in pids) / 1024
-        if self.memory is None or len(pids) == 1:
+        if self.memory is None or not _children(self.process.pid):
+            high_water = _proc_kib(self.process.pid, "status", "VmHWM:") / 1024
             return {"peak": high_water, "summed_rss": high_water}
         return {"peak": self.memory.peak_pss_kib / 1024, "summed_rss": self.memory.peak_rss_kib / 1024}
 

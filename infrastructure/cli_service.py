@@ -134,7 +134,7 @@ def serve(args: argparse.Namespace) -> int:
     """The HTTP API, with projections followed and the deadline job run daily: in this
     process, or in ``--workers`` processes sharing the port (``serve_workers.py``)."""
     settings = Settings.from_environ()
-    workers = args.workers if getattr(args, "workers", None) is not None else settings.workers
+    workers = args.workers if args.workers is not None else settings.workers
     if workers == 1:
         return _serve(settings, args.host, args.port)
     configure_logging(settings.log_format, settings.log_level)

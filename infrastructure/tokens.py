@@ -91,7 +91,7 @@ def create_table(conn: psycopg.Connection) -> None:
     conn.execute(CREATE_TABLE)
 
 
-def _ping_if_idle(conn: psycopg.Connection, idle_for: float = 1.0) -> None:
+def ping_if_idle(conn: psycopg.Connection, idle_for: float = 1.0) -> None:
     """Pool check: ping a connection that has not been handed out for ``idle_for`` seconds."""
     now = time.monotonic()
     if now - getattr(conn, "_pqasso_used_at", float("-inf")) >= idle_for:
@@ -118,12 +118,12 @@ class TokenStore:
         self._remember_for = remember_for
         self._remembered: dict[str, tuple[float, Actor]] = {}  # token hash: (until, actor)
         # timeout: a request waits this long for a connection, then is answered 503 (not 30 s,
-        # the pool's default); _ping_if_idle: after a database restart, stale connections are
+        # the pool's default); ping_if_idle: after a database restart, stale connections are
         # replaced before use instead of failing a request each.
         self._pool = ConnectionPool(
             database_url, min_size=1, max_size=max_connections, open=True,
             kwargs={"row_factory": dict_row}, name="api_tokens", timeout=timeout,
-            check=_ping_if_idle,
+            check=ping_if_idle,
         )
 
     def close(self) -> None:

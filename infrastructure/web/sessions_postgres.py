@@ -16,7 +16,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from domain.participants import Actor, Role
-from infrastructure.tokens import _ping_if_idle
+from infrastructure.tokens import ping_if_idle
 from infrastructure.web.sessions import (
     IDLE_SECONDS,
     LIFETIME_SECONDS,
@@ -91,7 +91,7 @@ class PostgresSessionStore:
         self._pool = ConnectionPool(
             database_url, min_size=1, max_size=max_connections, open=True,
             kwargs={"row_factory": dict_row, "autocommit": True}, name=TABLE, timeout=timeout,
-            check=_ping_if_idle,
+            check=ping_if_idle,
         )
 
     def close(self) -> None:
