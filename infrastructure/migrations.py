@@ -6,9 +6,9 @@ run, so a hand-made change to privileges is undone by the next migration.
 
 Role model (roles are NOLOGIN groups; log in as a member, e.g. ``GRANT pqasso_service TO app``):
 - ``pqasso_service``: SELECT + INSERT on the event store tables, USAGE on the notification
-  id sequence, EXECUTE on the lock function and the append procedure; full DML on
-  projection tables via ``grant_service_on()``; SELECT on ``api_tokens``; SELECT, INSERT,
-  UPDATE, DELETE on ``web_sessions`` (the pages' sessions, shared by every process).
+  id sequence, EXECUTE on the lock function, the append functions and the append procedure;
+  full DML on projection tables via ``grant_service_on()``; SELECT on ``api_tokens``; SELECT,
+  INSERT, UPDATE, DELETE on ``web_sessions`` (the pages' sessions, shared by every process).
 - ``pqasso_reporting``: SELECT on the ``reporting`` schema only.
 The owner (whoever runs the migration) owns every object; triggers refuse changes to
 stored events even for the owner.
@@ -29,6 +29,8 @@ from application.cases import QualityMarkCases
 from infrastructure import audit_chain, tokens
 from infrastructure.recorder import (
     CasesRecorder,
+    append_function_signature,
+    append_function_statements,
     append_procedure_name,
     append_procedure_signature,
     append_procedure_statements,
@@ -146,10 +148,12 @@ def _event_hash_chain(conn: Conn, _url: str, names: Names) -> None:
     log.info("event_hash_chain_installed", events_chained=chained)
 
 
-def _append_procedure(conn: Conn, _url: str, names: Names) -> None:
-    # The recorder's create_table() makes it too (a database made by step 1 from now on has
-    # it already): CREATE OR REPLACE, so this step is the same either way.
-    for statement in append_procedure_statements(names.schema, names.events):
+def _append_routines(conn: Conn, _url: str, names: Names) -> None:
+    # The append function, and the procedure that calls it. The recorder's create_table()
+    # makes them too (a database made by step 1 from now on has them already): CREATE OR
+    # REPLACE, so steps 8 and 10 are the same either way.
+    for statement in [*append_function_statements(names.schema, names.events),
+                      *append_procedure_statements(names.schema, names.events)]:
         conn.execute(statement)
 
 
@@ -162,8 +166,10 @@ STEPS: tuple[Step, ...] = (
     Step(6, "event hash chain: append-only table, and hashes for events recorded before it",
          _event_hash_chain),
     Step(7, "read model: chain heads (for pqasso audit verify)", _read_models),
-    Step(8, "event store: append procedure (a save in one call)", _append_procedure),
+    Step(8, "event store: append procedure (a save in one call)", _append_routines),
     Step(9, "web sessions, shared by every server process (hashes only)", _web_sessions),
+    Step(10, "event store: append functions (a save in one statement; the procedure calls one)",
+         _append_routines),
 )
 
 
@@ -236,9 +242,12 @@ def _grant(conn: Conn, names: Names) -> None:
     function = sql.SQL("{}()").format(sql.Identifier(names.schema, names.lock_function))
     conn.execute(sql.SQL("REVOKE ALL ON FUNCTION {} FROM {}, {}").format(function, public, reporting))
     conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(function, service))
-    procedure = append_procedure_signature(names.schema, names.events)
-    conn.execute(sql.SQL("REVOKE ALL ON PROCEDURE {} FROM {}, {}").format(procedure, public, reporting))
-    conn.execute(sql.SQL("GRANT EXECUTE ON PROCEDURE {} TO {}").format(procedure, service))
+    routines = ((sql.SQL("FUNCTION"), append_function_signature(names.schema, names.events, one=True)),
+                (sql.SQL("FUNCTION"), append_function_signature(names.schema, names.events)),
+                (sql.SQL("PROCEDURE"), append_procedure_signature(names.schema, names.events)))
+    for kind, routine in routines:
+        conn.execute(sql.SQL("REVOKE ALL ON {} {} FROM {}, {}").format(kind, routine, public, reporting))
+        conn.execute(sql.SQL("GRANT EXECUTE ON {} {} TO {}").format(kind, routine, service))
     for schema_name, table in _read_model_tables(conn, names):
         grant_service_on(conn, table, schema=schema_name)
     schema = sql.Identifier(REPORTING_SCHEMA)

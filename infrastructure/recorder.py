@@ -1,7 +1,8 @@
 """The PostgreSQL recorder of the cases application: the library's, plus idempotency
 records and hash-chain rows written in the same transaction as the events, a table lock the
 service role can take without UPDATE/DELETE/TRUNCATE privileges, and the whole save made by
-one call of a stored procedure (``<prefix>_append_events``).
+one statement: a SELECT of a stored function (``<prefix>_insert_events``), or a CALL of a
+stored procedure that also flushes outside the lock (``<prefix>_append_events``).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from time import monotonic
 from typing import Any
+from typing import Literal as OneOf
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
@@ -22,6 +24,9 @@ from psycopg_pool import ConnectionPool
 from application.idempotency import IdempotencyRecord
 from infrastructure.audit_chain import EventChain
 from infrastructure.availability import fail_fast
+from infrastructure.lock_contention import LockContention
+
+FlushOutsideLock = OneOf["always", "never", "when_contended"]
 
 # A pooled connection handed out less than this long ago is not pinged again (see below).
 PING_IF_IDLE_FOR = 1.0
@@ -72,8 +77,15 @@ def idempotency_table_name(events_table_name: str) -> str:
     return f"{table_prefix(events_table_name)}_idempotency"
 
 
+def append_function_name(events_table_name: str, *, one: bool = False) -> str:
+    """Name of the function that makes a whole save (``CasesRecorder.insert_events``), or
+    (``one``) the save of one event."""
+    return f"{table_prefix(events_table_name)}_insert_{'event' if one else 'events'}"
+
+
 def append_procedure_name(events_table_name: str) -> str:
-    """Name of the procedure that makes a whole save (``CasesRecorder.insert_events``)."""
+    """Name of the procedure that makes a save of the append function, and commits it without
+    waiting for the disk inside the table lock (``CasesRecorder.insert_events``)."""
     return f"{table_prefix(events_table_name)}_append_events"
 
 
@@ -81,63 +93,79 @@ def _id_type(originator_id_type: str) -> SQL:
     return SQL("uuid" if originator_id_type == "uuid" else "text")
 
 
+# What a save takes, after its events (each event's values, or arrays of them).
+_KEY_AND_TIMEOUT = ("key_principal text, key_name text, key_request_hash text, key_case_id uuid, "
+                    "key_version bigint, lock_timeout_seconds integer")
+_KEY_AND_TIMEOUT_TYPES = "text, text, text, uuid, bigint, integer"
+_EVENT_PARAMETERS = ("event_id {id_type}, event_version bigint, event_topic text, "
+                     "event_state bytea, event_digest bytea")
+_EVENT_TYPES = "{id_type}, bigint, text, bytea, bytea"
+_EVENTS_PARAMETERS = ("event_ids {id_type}[], event_versions bigint[], event_topics text[], "
+                      "event_states bytea[], event_digests bytea[]")
+_EVENTS_TYPES = "{id_type}[], bigint[], text[], bytea[], bytea[]"
+_EVENTS_ARGUMENTS = ("event_ids, event_versions, event_topics, event_states, event_digests, "
+                     "key_principal, key_name, key_request_hash, key_case_id, key_version, "
+                     "lock_timeout_seconds")
+
+
+def append_function_signature(schema: str, events_table_name: str, originator_id_type: str = "uuid",
+                              *, one: bool = False) -> Composed:
+    """``schema.<prefix>_insert_events(argument types)`` (``one``: ``_insert_event``), as
+    GRANT and REVOKE name it."""
+    return SQL("{}.{}({}, {})").format(
+        Identifier(schema), Identifier(append_function_name(events_table_name, one=one)),
+        SQL(_EVENT_TYPES if one else _EVENTS_TYPES).format(id_type=_id_type(originator_id_type)),
+        SQL(_KEY_AND_TIMEOUT_TYPES))
+
+
 def append_procedure_signature(schema: str, events_table_name: str,
                                originator_id_type: str = "uuid") -> Composed:
     """``schema.<prefix>_append_events(argument types)``, as GRANT and REVOKE name it."""
-    return SQL(
-        "{}.{}({id_type}[], bigint[], text[], bytea[], bytea[], text, text, text, uuid, bigint, "
-        "integer, boolean, OUT bigint[])"
-    ).format(Identifier(schema), Identifier(append_procedure_name(events_table_name)),
-             id_type=_id_type(originator_id_type))
+    return SQL("{}.{}({}, {}, boolean, OUT bigint[])").format(
+        Identifier(schema), Identifier(append_procedure_name(events_table_name)),
+        SQL(_EVENTS_TYPES).format(id_type=_id_type(originator_id_type)), SQL(_KEY_AND_TIMEOUT_TYPES))
 
 
-def append_procedure_statements(schema: str, events_table_name: str,
-                                originator_id_type: str = "uuid") -> list[Composed]:
-    """CREATE OR REPLACE the append procedure (and take EXECUTE from PUBLIC): run by the
-    recorder's ``create_table()`` and by migration step 8 (infrastructure/migrations.py).
-
-    One CALL makes the whole save, in the events' transaction: the hash-chain rows
-    (infrastructure/audit_chain.py) and the idempotency record (when a key is given) first,
-    then, as the library does, ``SET LOCAL lock_timeout``, the EXCLUSIVE table lock (through
-    the SECURITY DEFINER ``<prefix>_lock_events()``: the procedure itself runs with the
-    caller's privileges), NOTIFY on the library's channel and the INSERT of the events from
-    the arrays; ``notification_ids`` are the events' ids, in the arrays' order.
-
-    With ``flush_after_commit`` (``CasesRecorder.flush_outside_lock``) the transaction commits
-    with ``synchronous_commit`` off, releasing the lock without waiting for the disk; then a
-    second transaction writes a WAL record (``pg_logical_emit_message``) and commits, at the
-    end of the CALL, with the session's ``synchronous_commit``: its flush covers the events'
-    commit record (WAL is one stream), so the CALL answers only once the events are durable.
-    Without it, the CALL's one transaction commits the events synchronously (the library's way).
-
-    A procedure that commits must be CALLed on its own, outside a transaction block (pooled
-    connections are in autocommit mode; inside one, pass ``flush_after_commit`` false), and
-    cannot be SECURITY DEFINER or have a SET clause (no pinned search_path): it runs with the
-    caller's privileges, and names its tables and functions with their schema.
-    """
-    schema_id = Identifier(schema)
-    procedure = Identifier(append_procedure_name(events_table_name))
+def _append_function_body(schema: str, events_table_name: str, originator_id_type: str, *,
+                          one: bool) -> Composed:
     chain = EventChain(schema, events_table_name, originator_id_type=originator_id_type)
-    chain_declarations, chain_statements = chain.plpgsql(
-        "event_ids", "event_versions", "event_digests", "event_count")
-    body = SQL(
-        "DECLARE event_count integer := coalesce(cardinality(event_ids), 0); {chain_declarations} "
-        "BEGIN "
-        "IF flush_after_commit THEN SET LOCAL synchronous_commit = off; END IF; "
-        "{chain_statements} "
+    names = {
+        "schema": Identifier(schema),
+        "idempotency": Identifier(idempotency_table_name(events_table_name)),
+        "lock_function": Identifier(lock_function_name(events_table_name)),
+        "channel": Identifier(events_table_name.replace(".", "_")),  # the library's channel
+        "events": Identifier(events_table_name),
+    }
+    key = SQL(
         "IF key_name IS NOT NULL THEN "
         "INSERT INTO {schema}.{idempotency} (principal, key, request_hash, case_id, version) "
         "VALUES (key_principal, key_name, key_request_hash, key_case_id, key_version); "
-        "END IF; "
-        "IF event_count > 0 THEN "
+        "END IF; ").format(**names)
+    lock = SQL(
         "PERFORM pg_catalog.set_config('lock_timeout', lock_timeout_seconds::text || 's', true); "
+        "lock_started := pg_catalog.clock_timestamp(); "
         "PERFORM {schema}.{lock_function}(); "
-        "NOTIFY {channel}; "
-        "IF event_count = 1 THEN "
-        "INSERT INTO {schema}.{events} (originator_id, originator_version, topic, state) "
-        "VALUES (event_ids[1], event_versions[1], event_topics[1], event_states[1]) "
-        "RETURNING ARRAY[notification_id] INTO notification_ids; "
-        "ELSE "
+        "lock_wait_ms := 1000 * pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - lock_started); "
+        "NOTIFY {channel}; ").format(**names)
+    if one:
+        return SQL(
+            "DECLARE lock_started timestamptz; "
+            "BEGIN {chain} {key}{lock}"
+            "INSERT INTO {schema}.{events} AS e (originator_id, originator_version, topic, state) "
+            "VALUES (event_id, event_version, event_topic, event_state) "
+            "RETURNING e.notification_id INTO notification_id; "
+            "END"
+        ).format(chain=chain.plpgsql_one("event_id", "event_version", "event_digest"),
+                 key=key, lock=lock, **names)
+    chain_declarations, chain_statements = chain.plpgsql(
+        "event_ids", "event_versions", "event_digests", "event_count")
+    return SQL(
+        "DECLARE event_count integer := coalesce(cardinality(event_ids), 0); "
+        "lock_started timestamptz; {chain_declarations} "
+        "BEGIN {chain_statements} {key}"
+        "IF event_count = 0 THEN "  # a key alone: no lock
+        "notification_ids := ARRAY[]::bigint[]; lock_wait_ms := 0; "
+        "ELSE {lock}"
         "WITH inserted AS ("
         "INSERT INTO {schema}.{events} (originator_id, originator_version, topic, state) "
         "SELECT e.id, e.version, e.topic, e.state "
@@ -147,31 +175,87 @@ def append_procedure_statements(schema: str, events_table_name: str,
         "SELECT array_agg(i.notification_id ORDER BY i.notification_id) "
         "INTO notification_ids FROM inserted i; "
         "END IF; "
-        "ELSE notification_ids := ARRAY[]::bigint[]; "
-        "END IF; "
+        "END"
+    ).format(chain_declarations=chain_declarations, chain_statements=chain_statements,
+             key=key, lock=lock, **names)
+
+
+def append_function_statements(schema: str, events_table_name: str,
+                               originator_id_type: str = "uuid") -> list[Composed]:
+    """CREATE OR REPLACE the two append functions (and take EXECUTE from PUBLIC): run by the
+    recorder's ``create_table()`` and by migration steps 8 and 10 (infrastructure/migrations.py).
+
+    ``<prefix>_insert_events(arrays of the events' ids, versions, topics, states and digests,
+    the idempotency record's fields or NULLs, lock timeout in seconds)`` makes a whole save,
+    in the caller's transaction: the hash-chain rows (infrastructure/audit_chain.py) and the
+    idempotency record (when a key is given) first, then, as the library does, ``SET LOCAL
+    lock_timeout``, the EXCLUSIVE table lock (through the SECURITY DEFINER
+    ``<prefix>_lock_events()``: the function itself runs with the caller's privileges), NOTIFY
+    on the library's channel and the INSERT of the events. It returns the events'
+    ``notification_ids``, in the arrays' order, and ``lock_wait_ms``: how long it waited for
+    the lock (``CasesRecorder`` uses that to choose how the next saves commit).
+
+    ``<prefix>_insert_event(the event's id, version, topic, state and digest, the same)`` does
+    the same for one event, the save of nearly every command, and returns its
+    ``notification_id``: a fifth cheaper for PostgreSQL than arrays of one (BENCHMARKS.md).
+
+    Both name their tables and functions with their schema.
+    """
+    statements = []
+    for one in (True, False):
+        statements += [
+            SQL("CREATE OR REPLACE FUNCTION {}.{}({}, {}, OUT {}, OUT lock_wait_ms double precision) "
+                "LANGUAGE plpgsql AS $body$ {} $body$").format(
+                Identifier(schema), Identifier(append_function_name(events_table_name, one=one)),
+                SQL(_EVENT_PARAMETERS if one else _EVENTS_PARAMETERS).format(
+                    id_type=_id_type(originator_id_type)),
+                SQL(_KEY_AND_TIMEOUT),
+                SQL("notification_id bigint" if one else "notification_ids bigint[]"),
+                _append_function_body(schema, events_table_name, originator_id_type, one=one)),
+            # Executable by PUBLIC by default; migrations grant EXECUTE to the service role only.
+            SQL("REVOKE ALL ON FUNCTION {} FROM PUBLIC").format(
+                append_function_signature(schema, events_table_name, originator_id_type, one=one)),
+        ]
+    return statements
+
+
+def append_procedure_statements(schema: str, events_table_name: str,
+                                originator_id_type: str = "uuid") -> list[Composed]:
+    """CREATE OR REPLACE the append procedure (and take EXECUTE from PUBLIC): run by the
+    recorder's ``create_table()`` and by migration steps 8 and 10 (infrastructure/migrations.py).
+
+    ``CALL <prefix>_append_events(the arguments of <prefix>_insert_events, flush_after_commit,
+    NULL)`` makes that function's save (``append_function_statements``) and returns its
+    ``notification_ids``. With ``flush_after_commit`` the events' transaction commits with
+    ``synchronous_commit`` off, releasing the lock without waiting for the disk; then a second
+    transaction writes a WAL record (``pg_logical_emit_message``) and commits, at the end of
+    the CALL, with the session's ``synchronous_commit``: its flush covers the events' commit
+    record (WAL is one stream), so the CALL answers only once the events are durable. Without
+    it, the CALL is the function's save in one transaction.
+
+    A procedure that commits must be CALLed on its own, outside a transaction block (pooled
+    connections are in autocommit mode; inside one, pass ``flush_after_commit`` false), and
+    cannot be SECURITY DEFINER or have a SET clause (no pinned search_path): it runs with the
+    caller's privileges, and names its tables and functions with their schema.
+    """
+    body = SQL(
+        "BEGIN "
+        "IF flush_after_commit THEN SET LOCAL synchronous_commit = off; END IF; "
+        "SELECT saved.notification_ids INTO notification_ids "
+        "FROM {}.{}({}) AS saved; "
         "IF flush_after_commit THEN "
         "COMMIT; "
         "PERFORM pg_catalog.pg_logical_emit_message(true, 'pqasso.flush', ''); "
         "END IF; "
         "END"
-    ).format(
-        chain_declarations=chain_declarations, chain_statements=chain_statements,
-        schema=schema_id, idempotency=Identifier(idempotency_table_name(events_table_name)),
-        lock_function=Identifier(lock_function_name(events_table_name)),
-        channel=Identifier(events_table_name.replace(".", "_")),  # the library's channel
-        events=Identifier(events_table_name),
-    )
+    ).format(Identifier(schema), Identifier(append_function_name(events_table_name)),
+             SQL(_EVENTS_ARGUMENTS))
     return [
-        SQL(
-            "CREATE OR REPLACE PROCEDURE {schema}.{procedure}("
-            "event_ids {id_type}[], event_versions bigint[], event_topics text[], "
-            "event_states bytea[], event_digests bytea[], "
-            "key_principal text, key_name text, key_request_hash text, key_case_id uuid, "
-            "key_version bigint, lock_timeout_seconds integer, flush_after_commit boolean, "
-            "OUT notification_ids bigint[]) "
-            "LANGUAGE plpgsql AS $body$ {body} $body$"
-        ).format(schema=schema_id, procedure=procedure, id_type=_id_type(originator_id_type),
-                 body=body),
+        SQL("CREATE OR REPLACE PROCEDURE {}.{}({}, {}, flush_after_commit boolean, "
+            "OUT notification_ids bigint[]) LANGUAGE plpgsql AS $body$ {} $body$").format(
+            Identifier(schema), Identifier(append_procedure_name(events_table_name)),
+            SQL(_EVENTS_PARAMETERS).format(id_type=_id_type(originator_id_type)),
+            SQL(_KEY_AND_TIMEOUT), body),
         # Executable by PUBLIC by default; migrations grant EXECUTE to the service role only.
         SQL("REVOKE ALL ON PROCEDURE {} FROM PUBLIC").format(
             append_procedure_signature(schema, events_table_name, originator_id_type)),
@@ -191,7 +275,10 @@ class CasesRecorder(PostgresApplicationRecorder):
     EXCLUSIVE MODE`` needs UPDATE, DELETE or TRUNCATE privilege, which the service role must
     not have on an append-only table.
 
-    A save is one CALL of ``<prefix>_append_events`` (``append_procedure_statements``).
+    A save is one statement: a SELECT of the append function ``<prefix>_insert_events``
+    (``append_function_statements``), or, while saves lately waited for the table lock, a
+    CALL of the append procedure ``<prefix>_append_events``, which makes the function's save
+    and flushes it outside the lock (``append_procedure_statements``, ``insert_events``).
     """
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
@@ -200,10 +287,15 @@ class CasesRecorder(PostgresApplicationRecorder):
         schema = Identifier(self.datastore.schema)
         self.idempotency_table_name = idempotency_table_name(events_table_name)
         self.lock_function_name = lock_function_name(events_table_name)
+        self.append_function_name = append_function_name(events_table_name)
+        self.append_one_function_name = append_function_name(events_table_name, one=True)
         self.append_procedure_name = append_procedure_name(events_table_name)
         self.check_identifier_length(self.idempotency_table_name)
         self.check_identifier_length(self.lock_function_name)
+        self.check_identifier_length(self.append_function_name)
+        self.check_identifier_length(self.append_one_function_name)
         self.check_identifier_length(self.append_procedure_name)
+        self.lock_contention = LockContention()
         idempotency = Identifier(self.idempotency_table_name)
         function = Identifier(self.lock_function_name)
         # Tamper evidence (infrastructure/audit_chain.py): each event's hash, chained to the
@@ -225,9 +317,9 @@ class CasesRecorder(PostgresApplicationRecorder):
             "SELECT principal, key, request_hash, case_id, version FROM {}.{} "
             "WHERE principal = %s AND key = %s"
         ).format(schema, idempotency)
-        # The CALL statements, by (one event?, idempotency record?, flush_outside_lock), as
-        # bytes: psycopg then neither composes nor re-parses them (see _append_call).
-        self._append_calls: dict[tuple[bool, bool, bool], bytes] = {}
+        # The save statements, by (one event?, idempotency record?, flush outside the lock?),
+        # as bytes: psycopg then neither composes nor re-parses them (see _append_statement).
+        self._append_statements: dict[tuple[bool, bool, bool], bytes] = {}
 
     def _create_statements(self) -> list[Composed]:
         schema = Identifier(self.datastore.schema)
@@ -255,50 +347,73 @@ class CasesRecorder(PostgresApplicationRecorder):
             # and stall every writer. Migrations grant EXECUTE to the service role only.
             SQL("REVOKE ALL ON FUNCTION {}.{}() FROM PUBLIC").format(schema, function),
             self.event_chain.create_statement,
+            *append_function_statements(self.datastore.schema, self.events_table_name,
+                                        self.datastore.originator_id_type),
             *append_procedure_statements(self.datastore.schema, self.events_table_name,
                                          self.datastore.originator_id_type),
         ]
 
-    # Commit the events inside the table lock without waiting for the WAL flush, then wait
-    # for it outside the lock, before answering (see insert_events). False: the library's way.
-    flush_outside_lock = True
+    # How a save commits (see insert_events): "when_contended" flushes outside the table lock
+    # while saves lately waited for it (LockContention), "always" and "never" say it all.
+    flush_outside_lock: FlushOutsideLock = "when_contended"
 
-    def _append_call(self, one: bool, keyed: bool, flush: bool) -> bytes:
-        """``CALL <prefix>_append_events(...)`` for one event (its values as scalars, which
-        psycopg adapts faster than lists) or any number (arrays), with or without an
-        idempotency record; the lock timeout and the flush flag are constants in the text."""
+    def _append_statement(self, one: bool, keyed: bool, flush: bool) -> bytes:
+        """The save as one statement: ``SELECT ... FROM <prefix>_insert_event(...)`` for one
+        event (its values as scalars, which psycopg adapts faster than lists, and PostgreSQL
+        too), ``SELECT ... FROM <prefix>_insert_events(...)`` for any number (arrays) or, to
+        flush outside the lock, ``CALL <prefix>_append_events(..., true, NULL)`` (arrays);
+        with or without an idempotency record; the lock timeout is a constant in the text."""
         id_type = _id_type(self.datastore.originator_id_type)
-        if one:
+        if one and not flush:
+            events = SQL("%s::{0}, %s::bigint, %s::text, %s::bytea, %s::bytea").format(id_type)
+        elif one:
             events = SQL("ARRAY[%s::{0}], ARRAY[%s::bigint], ARRAY[%s::text], ARRAY[%s::bytea], "
                          "ARRAY[%s::bytea]").format(id_type)
         else:
             events = SQL("%s::{0}[], %s::bigint[], %s::text[], %s::bytea[], %s::bytea[]").format(id_type)
         key = SQL("%s::text, %s::text, %s::text, %s::uuid, %s::bigint" if keyed
                   else "NULL, NULL, NULL, NULL, NULL")
-        statement = SQL("CALL {}.{}({}, {}, {}, {}, NULL)").format(
-            Identifier(self.datastore.schema), Identifier(self.append_procedure_name), events, key,
-            Literal(int(self.datastore.lock_timeout)), SQL("true" if flush else "false"))
-        return self._append_calls.setdefault((one, keyed, flush), statement.as_bytes())
+        schema, lock_timeout = Identifier(self.datastore.schema), Literal(int(self.datastore.lock_timeout))
+        if flush:
+            statement = SQL("CALL {}.{}({}, {}, {}, true, NULL)").format(
+                schema, Identifier(self.append_procedure_name), events, key, lock_timeout)
+        else:
+            ids = SQL("saved.notification_id" if one else "saved.notification_ids")
+            function = self.append_one_function_name if one else self.append_function_name
+            statement = SQL("SELECT {}, saved.lock_wait_ms FROM {}.{}({}, {}, {}) AS saved").format(
+                ids, schema, Identifier(function), events, key, lock_timeout)
+        return self._append_statements.setdefault((one, keyed, flush), statement.as_bytes())
+
+    def _flushes_outside_lock(self) -> bool:
+        policy = self.flush_outside_lock
+        if policy == "when_contended":
+            return self.lock_contention.recent()
+        return policy == "always"
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        """The whole save in one statement, one round trip: a CALL of the append procedure
-        (``append_procedure_statements`` has what it does), which returns the events'
-        notification ids. A duplicate (case, version) or idempotency key fails the CALL before
+        """The whole save in one statement, one round trip, which returns the events'
+        notification ids. A duplicate (case, version) or idempotency key fails it before
         anything is committed: the library raises ``IntegrityError`` and nothing is kept.
 
-        With ``flush_outside_lock``, the events' transaction commits inside the procedure with
-        ``synchronous_commit`` off: the lock is released without waiting for the disk, so
-        writers no longer queue behind each other's WAL flush and their flushes can be shared
-        (group commit). Then the procedure writes a WAL record in a second transaction, which
-        commits with the session's ``synchronous_commit`` before the CALL answers: its flush
-        covers the events' commit record (WAL is one stream), so a save still returns only
-        once its events are durable. Ids still follow commit order (the lock is held until the
-        events are visible). The difference: for the length of one flush, other sessions may
-        read events not yet on disk (a crash of PostgreSQL in that moment loses them,
-        unacknowledged). BENCHMARKS.md, "Four writers", has the figures.
+        Usually a SELECT of the append function (``append_function_statements`` has what it
+        does), in the statement's own transaction, which commits as the library's does: it
+        waits for its WAL flush while it holds the table lock. The cheapest save for a writer
+        alone; but concurrent writers then queue behind each other's flush.
+
+        So while saves of this process lately had to wait for the lock (``LockContention``,
+        from the wait the function reports), a save is a CALL of the append procedure instead:
+        the events' transaction commits with ``synchronous_commit`` off, releasing the lock
+        without waiting for the disk, so writers no longer queue behind each other's flush and
+        their flushes can be shared (group commit). Then the procedure writes a WAL record in
+        a second transaction, which commits with the session's ``synchronous_commit`` before
+        the CALL answers: its flush covers the events' commit record (WAL is one stream), so a
+        save still returns only once its events are durable. Either way, ids follow commit
+        order (the lock is held until the events are visible). The difference: for the length
+        of one flush, other sessions may read events not yet on disk (a crash of PostgreSQL in
+        that moment loses them, unacknowledged). BENCHMARKS.md, "Appending", has the figures.
         """
         if self.datastore.enable_db_functions:  # never enabled here: ids would interleave
             return super().insert_events(stored_events, **kwargs)
@@ -318,22 +433,25 @@ class CasesRecorder(PostgresApplicationRecorder):
                       [EventChain.digest(e) for e in stored_events]]
         if record is not None:
             params += [record.principal, record.key, record.request_hash, record.case_id, record.version]
-        flush = self.flush_outside_lock
-        query = self._append_calls.get((one, record is not None, flush)) \
-            or self._append_call(one, record is not None, flush)
+        flush = self._flushes_outside_lock()
+        query = self._append_statements.get((one, record is not None, flush)) \
+            or self._append_statement(one, record is not None, flush)
         with self.datastore.get_connection() as conn:
             curs = append_cursor(conn)
             try:
                 curs.execute(query, params, prepare=True)
                 row = curs.fetchone()
             except BaseException:
-                # Only if the CALL ran inside a transaction block (not in autocommit mode);
+                # Only if the save ran inside a transaction block (not in autocommit mode);
                 # not on a broken connection (UNKNOWN): the pool discards that one.
                 if conn.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
                     conn.rollback()
                 raise
         assert row is not None
-        return row[0]  # type: ignore[no-any-return]
+        if flush:
+            return row[0]  # type: ignore[no-any-return]
+        self.lock_contention.observe(row[1])
+        return [row[0]] if one else row[0]
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def find_idempotency_record(self, principal: str, key: str) -> IdempotencyRecord | None:

@@ -1,10 +1,13 @@
-"""The append procedure (``cases_append_events``, infrastructure/recorder.py): a save is one
-CALL, one statement from psycopg; the ids come back in the events' order and stay gap-free;
-a refused save (a version or an idempotency key already recorded) raises the library's
-IntegrityError and keeps nothing; the lock honours the recorder's lock timeout."""
+"""The append functions and procedure (``cases_insert_event``, ``cases_insert_events``,
+``cases_append_events``, infrastructure/recorder.py): a save is one statement from psycopg, a
+SELECT of a function or, while saves wait for the table lock, a CALL of the procedure; the
+ids come back in the events' order and stay gap-free; a refused save (a version or an
+idempotency key already recorded) raises the library's IntegrityError and keeps nothing; the
+lock honours the recorder's lock timeout, and its waits are reported."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from uuid import UUID, uuid4
@@ -17,12 +20,14 @@ from eventsourcing.postgres import PostgresDatastore
 from application.idempotency import IdempotencyRecord
 from infrastructure.audit_chain import GENESIS, event_hash, verify
 from infrastructure.migrations import migrate
-from infrastructure.recorder import CasesRecorder
+from infrastructure.recorder import CasesRecorder, FlushOutsideLock
 from infrastructure.settings import parse_database_url
 
 pytestmark = pytest.mark.integration
 
 CALL_PREFIX = 'CALL "public"."cases_append_events"('
+SELECT_ONE_PREFIX = 'SELECT saved.notification_id, saved.lock_wait_ms FROM "public"."cases_insert_event"('
+SELECT_MANY_PREFIX = 'SELECT saved.notification_ids, saved.lock_wait_ms FROM "public"."cases_insert_events"('
 
 
 def datastore(url: str, lock_timeout: int = 5) -> PostgresDatastore:
@@ -63,7 +68,7 @@ def hash_rows(url: str, originator_id: UUID) -> list[tuple[int, bytes, bytes]]:
             "WHERE originator_id = %s ORDER BY 1", (originator_id,))]
 
 
-def procedure_calls(url: str, name: str = "cases_append_events") -> int:
+def procedure_calls(url: str, name: str) -> int:
     """Calls counted by PostgreSQL (with ``track_functions``; sessions report them as they end)."""
     with psycopg.connect(url, autocommit=True) as conn:
         row = conn.execute("SELECT calls FROM pg_stat_user_functions WHERE funcname = %s",
@@ -71,7 +76,11 @@ def procedure_calls(url: str, name: str = "cases_append_events") -> int:
     return row[0] if row else 0
 
 
-def test_a_save_is_one_statement(recorder: CasesRecorder, statements: list[str]) -> None:
+@pytest.mark.parametrize("flush_outside_lock", ["never", "when_contended"])
+def test_a_save_is_one_select_of_an_append_function(
+    recorder: CasesRecorder, statements: list[str], flush_outside_lock: FlushOutsideLock
+) -> None:
+    recorder.flush_outside_lock = flush_outside_lock  # nothing waits here: the same
     case, other = uuid4(), uuid4()
     record = IdempotencyRecord("p", f"k-{uuid4()}", "h", case, 1)
 
@@ -79,13 +88,60 @@ def test_a_save_is_one_statement(recorder: CasesRecorder, statements: list[str])
     recorder.insert_events([event(case, 2)])
     recorder.insert_events([event(case, 3), event(other, 1)])
 
-    assert len(statements) == 3
-    assert all(statement.startswith(CALL_PREFIX) for statement in statements), statements
+    assert [s[:len(SELECT_ONE_PREFIX)] for s in statements[:2]] == [SELECT_ONE_PREFIX] * 2
+    assert len(statements) == 3 and statements[2].startswith(SELECT_MANY_PREFIX), statements
+    assert [e.originator_version for e in recorder.select_events(case)] == [1, 2, 3]
+    assert recorder.find_idempotency_record("p", record.key) == record
 
 
-def test_the_database_runs_one_call_per_save(make_database) -> None:
-    """Counted by PostgreSQL itself (track_functions): one procedure call per save, and the
-    lock taken once per save, inside it."""
+def test_flushing_outside_the_lock_a_save_is_one_call_of_the_procedure(
+    recorder: CasesRecorder, statements: list[str]
+) -> None:
+    recorder.flush_outside_lock = "always"
+    case, other = uuid4(), uuid4()
+    record = IdempotencyRecord("p", f"k-{uuid4()}", "h", case, 1)
+
+    ids = [recorder.insert_events([event(case, 1)], idempotency=record),
+           recorder.insert_events([event(case, 2), event(other, 1)])]
+
+    assert len(statements) == 2 and all(s.startswith(CALL_PREFIX) for s in statements), statements
+    assert all(s.rstrip(")").endswith("true, NULL") for s in statements)
+    assert [len(i or []) for i in ids] == [1, 2]
+    assert [e.originator_version for e in recorder.select_events(case)] == [1, 2]
+    assert recorder.find_idempotency_record("p", record.key) == record
+
+
+def test_saves_that_wait_for_the_lock_switch_to_flushing_outside_it(
+    recorder: CasesRecorder, fresh_migrated_url: str, statements: list[str]
+) -> None:
+    """Another session holds the lock for a while, four times: each save reports the wait,
+    and after the third the recorder remembers the contention and CALLs the procedure."""
+    waits: list[float] = []
+    observe = recorder.lock_contention.observe
+    recorder.lock_contention.observe = lambda ms: (waits.append(ms), observe(ms))  # type: ignore[method-assign]
+    case = uuid4()
+    for version in (1, 2, 3, 4):
+        with psycopg.connect(fresh_migrated_url) as holder:
+            holder.execute("SELECT cases_lock_events()")
+            release = threading.Timer(0.2, holder.rollback)
+            release.start()
+            recorder.insert_events([event(case, version)])
+            release.join()
+
+    saves = [s for s in statements if s.startswith((SELECT_ONE_PREFIX, CALL_PREFIX))]
+    assert len(waits) == 3 and all(150 < ms < 5_000 for ms in waits), waits
+    assert [s[:len(SELECT_ONE_PREFIX)] for s in saves[:3]] == [SELECT_ONE_PREFIX] * 3
+    assert len(saves) == 4 and saves[3].startswith(CALL_PREFIX)
+    assert [e.originator_version for e in recorder.select_events(case)] == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize(("flush_outside_lock", "entry"), [
+    ("never", "cases_insert_event"), ("always", "cases_append_events")])
+def test_the_database_runs_one_call_per_save(
+    make_database, flush_outside_lock: FlushOutsideLock, entry: str
+) -> None:
+    """Counted by PostgreSQL itself (track_functions): one call of the function (or procedure)
+    per save, and the lock taken once per save, inside it."""
     url = make_database()
     migrate(url)
     with psycopg.connect(url, autocommit=True) as conn:
@@ -93,14 +149,15 @@ def test_the_database_runs_one_call_per_save(make_database) -> None:
     store = datastore(url)
     try:
         recorder = CasesRecorder(store, events_table_name="cases_events")
+        recorder.flush_outside_lock = flush_outside_lock
         for version in range(1, 6):
             recorder.insert_events([event(uuid4(), version)])
     finally:
         store.close()  # the sessions end and report their statistics
     deadline = time.monotonic() + 10
-    while procedure_calls(url) < 5 and time.monotonic() < deadline:
+    while procedure_calls(url, entry) < 5 and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert procedure_calls(url) == 5
+    assert procedure_calls(url, entry) == 5
     assert procedure_calls(url, "cases_lock_events") == 5
 
 
@@ -175,22 +232,13 @@ def test_a_key_with_no_events_is_recorded(recorder: CasesRecorder) -> None:
         recorder.insert_events([], idempotency=record)
 
 
-def test_without_flush_outside_lock_the_save_is_still_one_call(
-    recorder: CasesRecorder, statements: list[str]
+@pytest.mark.parametrize("flush_outside_lock", ["never", "always"])
+def test_a_save_stuck_behind_the_lock_fails_after_the_lock_timeout(
+    fresh_migrated_url: str, flush_outside_lock: FlushOutsideLock
 ) -> None:
-    recorder.flush_outside_lock = False
-    case = uuid4()
-
-    ids = recorder.insert_events([event(case, 1), event(case, 2)])
-
-    assert len(statements) == 1 and statements[0].startswith(CALL_PREFIX)
-    assert statements[0].rstrip(")").endswith("false, NULL")
-    assert len(ids or []) == 2 and [e.originator_version for e in recorder.select_events(case)] == [1, 2]
-
-
-def test_a_save_stuck_behind_the_lock_fails_after_the_lock_timeout(fresh_migrated_url: str) -> None:
     store = datastore(fresh_migrated_url, lock_timeout=1)
     recorder = CasesRecorder(store, events_table_name="cases_events")
+    recorder.flush_outside_lock = flush_outside_lock
     case = uuid4()
     try:
         with psycopg.connect(fresh_migrated_url) as holder:

@@ -1,6 +1,7 @@
-"""A save still returns only once its events are on disk, now that the recorder commits them
-inside the table lock without waiting for the WAL flush and waits for the flush afterwards
-(``CasesRecorder.flush_outside_lock``).
+"""A save returns only once its events are on disk, both ways the recorder commits: inside the
+table lock, waiting there for the WAL flush (the append function), or inside the lock without
+waiting, and waiting for the flush afterwards (the append procedure), which it does while
+saves contend for the lock (``CasesRecorder.flush_outside_lock``).
 
 Evidence from PostgreSQL itself, on a private server with durable settings (nothing else
 writes there): saves made one after another each need their own flush of the WAL to disk
@@ -51,13 +52,14 @@ def durable_server(tmp_path):
         server.stop()
 
 
-def test_each_save_waits_for_its_own_wal_flush(durable_server) -> None:
+@pytest.mark.parametrize("flush_outside_lock", ["never", "always"])
+def test_each_save_waits_for_its_own_wal_flush(durable_server, flush_outside_lock) -> None:
     create_database(durable_server, "cases")
     url = replace_dbname(durable_server, "cases")
     migrate(url)
     app = uncached(url)
     try:
-        assert app.recorder.flush_outside_lock
+        app.recorder.flush_outside_lock = flush_outside_lock
         app.recorder.insert_events([StoredEvent(uuid.uuid4(), 1, "t", b"{}")])  # warm up
         before = wal_syncs(url)
         for _ in range(SAVES):

@@ -93,11 +93,15 @@ def as_role(conn: psycopg.Connection, role: str, statement: str) -> psycopg.Curs
     return conn.execute(statement)
 
 
-# The recorder's save (infrastructure/recorder.py), without its COMMIT inside (these run in a
-# transaction block, which a procedure cannot commit).
+# The recorder's saves (infrastructure/recorder.py): its functions, and its procedure without
+# the COMMIT inside (these run in a transaction block, which a procedure cannot commit).
 APPEND = ("CALL cases_append_events(ARRAY[gen_random_uuid()], ARRAY[1::bigint], ARRAY['t'], "
           "ARRAY['x'::bytea], ARRAY[sha256('x')], 'p', 'k-append', 'h', gen_random_uuid(), 1, 1, "
           "false, NULL)")
+INSERT_EVENT = ("SELECT * FROM cases_insert_event(gen_random_uuid(), 1, 't', 'x', sha256('x'), "
+                "'p', 'k-insert-event', 'h', gen_random_uuid(), 1, 1)")
+INSERT_EVENTS = ("SELECT * FROM cases_insert_events(ARRAY[gen_random_uuid()], ARRAY[1::bigint], "
+                 "ARRAY['t'], ARRAY['x'::bytea], ARRAY[sha256('x')], NULL, NULL, NULL, NULL, NULL, 1)")
 ALLOWED = [
     "SELECT count(*) FROM cases_events",
     "SELECT count(*) FROM cases_idempotency",
@@ -109,6 +113,8 @@ ALLOWED = [
     "VALUES ('p', 'k', 'h', gen_random_uuid(), 1)",
     "INSERT INTO cases_snapshots VALUES (gen_random_uuid(), 1, 't', 'x')",
     APPEND,
+    INSERT_EVENT,
+    INSERT_EVENTS,
 ]
 REFUSED = [
     "UPDATE cases_events SET topic = 't'",
@@ -125,6 +131,8 @@ REFUSED = [
     "DROP TABLE cases_events",
     "DROP FUNCTION cases_lock_events()",
     "DROP PROCEDURE cases_append_events",
+    "DROP FUNCTION cases_insert_event",
+    "DROP FUNCTION cases_insert_events",
     # Why the lock goes through a function: LOCK ... EXCLUSIVE needs UPDATE/DELETE/TRUNCATE.
     "LOCK TABLE cases_events IN EXCLUSIVE MODE",
     "SELECT * FROM schema_migrations",
@@ -155,7 +163,7 @@ def test_the_reporting_role_reads_the_reporting_schema_only(url) -> None:
         assert probe.fetchone() == (0,)
         conn.rollback()
         for statement in ("SELECT * FROM cases_events", "SELECT cases_lock_events()", APPEND,
-                          "CREATE TABLE reporting.mine (n int)"):
+                          INSERT_EVENT, INSERT_EVENTS, "CREATE TABLE reporting.mine (n int)"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 as_role(conn, REPORTING_ROLE, statement)
             conn.rollback()

@@ -106,8 +106,10 @@ def test_a_database_migrated_before_the_append_procedure_gets_it_from_step_8(
     monkeypatch.setattr(migrations, "STEPS", STEPS[:7])
     migrate(url)
     with psycopg.connect(url, autocommit=True) as conn:
-        # Step 1 made no procedure before it existed: as a database migrated back then.
+        # Step 1 made no procedure (nor functions) before they existed: as a database
+        # migrated back then.
         conn.execute("DROP PROCEDURE cases_append_events")
+        conn.execute("DROP FUNCTION cases_insert_event, cases_insert_events")
     monkeypatch.undo()
 
     done = migrate(url)
@@ -123,6 +125,15 @@ def test_a_database_migrated_before_the_append_procedure_gets_it_from_step_8(
                                   (role, signature[0])).fetchone()[0]
                for role in (SERVICE_ROLE, "pqasso_reporting")}
         assert can == {SERVICE_ROLE: True, "pqasso_reporting": False}
+        functions = [row[0] for row in conn.execute(
+            "SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.proname IN "
+            "('cases_insert_event', 'cases_insert_events') AND p.prokind = 'f' ORDER BY 1")]
+        assert len(functions) == 2  # step 10's, which the procedure calls
+        for function in functions:
+            assert {role: conn.execute("SELECT has_function_privilege(%s, %s, 'EXECUTE')",
+                                       (role, function)).fetchone()[0]
+                    for role in (SERVICE_ROLE, "pqasso_reporting", "public")} == {
+                SERVICE_ROLE: True, "pqasso_reporting": False, "public": False}
         # The service role saves an event with it (in a transaction: no COMMIT inside).
         conn.execute("SET LOCAL ROLE pqasso_service")
         ids = conn.execute(
@@ -143,6 +154,6 @@ def test_a_database_migrated_before_web_sessions_gets_the_table_and_its_grants_f
     done = migrate(url)
 
     assert [line for line in done if line.startswith("applied step")] == [
-        f"applied step 9: {STEPS[8].description}"]
+        f"applied step {s.version}: {s.description}" for s in STEPS[8:]]  # 9, and any later
     with psycopg.connect(url) as conn:
         assert privileges(conn, "web_sessions") == {"SELECT", "INSERT", "UPDATE", "DELETE"}

@@ -11,11 +11,13 @@
 
 from __future__ import annotations
 
+import copy
 import random
 from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
+from eventsourcing.application import Application
 
 from application.cases import QualityMarkCases
 from application.commands import ApprovePlan, JudgeEvidence, SubmitEvidence
@@ -183,3 +185,33 @@ def test_an_expected_version_is_compared_with_the_latest_not_the_cached_case() -
     assert app.execute(submit_evidence(case_id), ctx(ORGANISATION, expected_version=3)).version == 4
     with pytest.raises(VersionConflict):
         app.execute(judge(case_id), ctx(LEAD_REVIEWER, expected_version=3))
+
+
+def test_saving_a_case_records_what_the_library_save_records() -> None:
+    """``QualityMarkCases.save`` skips the library's runtime Protocol checks for one case: the
+    same stored events, recordings, snapshots and cache as ``Application.save``."""
+    ours, library = memory_app(), memory_app()
+    case = long_case(3 * INTERVAL + 7, TODAY)
+    twin = copy.copy(case)
+    twin._pending_events = list(case._pending_events)  # the same events, to be saved again
+
+    recordings = ours.save(case)
+    library_recordings = Application.save(library, twin)
+
+    def stored(app: QualityMarkCases) -> list[tuple]:
+        return [(n.id, n.originator_id, n.originator_version, n.topic, n.state)
+                for n in app.recorder.select_notifications(1, 1_000)]
+    assert stored(ours) == stored(library)
+    assert [(r.notification.id, r.domain_event.originator_version) for r in recordings] == [
+        (r.notification.id, r.domain_event.originator_version) for r in library_recordings]
+    assert [s.originator_version for s in ours.snapshots.get(case.id)] == [
+        s.originator_version for s in library.snapshots.get(case.id)] == [20, 40, 60]
+    assert case.collect_events() == [] == twin.collect_events()
+
+
+def test_saving_anything_but_one_case_is_the_library_save() -> None:
+    app = memory_app()
+    first, second = long_case(3, TODAY), simulated_cases(1)[0]
+    app.save(first, second, None)
+    assert [e.originator_version for e in app.events.get(first.id)] == [1, 2, 3]
+    assert len(list(app.events.get(second.id))) == second.version
