@@ -6,7 +6,7 @@ run, so a hand-made change to privileges is undone by the next migration.
 
 Role model (roles are NOLOGIN groups; log in as a member, e.g. ``GRANT pqasso_service TO app``):
 - ``pqasso_service``: SELECT + INSERT on the event store tables, USAGE on the notification
-  id sequence, EXECUTE on the lock function, the append functions and the append procedure;
+  id sequence, EXECUTE on the lock function, the append functions and the append procedures;
   full DML on projection tables via ``grant_service_on()``; SELECT on ``api_tokens``; SELECT,
   INSERT, UPDATE, DELETE on ``web_sessions`` (the pages' sessions, shared by every process).
 - ``pqasso_reporting``: SELECT on the ``reporting`` schema only.
@@ -149,9 +149,9 @@ def _event_hash_chain(conn: Conn, _url: str, names: Names) -> None:
 
 
 def _append_routines(conn: Conn, _url: str, names: Names) -> None:
-    # The append function, and the procedure that calls it. The recorder's create_table()
-    # makes them too (a database made by step 1 from now on has them already): CREATE OR
-    # REPLACE, so steps 8 and 10 are the same either way.
+    # The append functions and procedures. The recorder's create_table() makes them too (a
+    # database made by step 1 from now on has them already): CREATE OR REPLACE, so steps 8
+    # and 10 are the same either way.
     for statement in [*append_function_statements(names.schema, names.events),
                       *append_procedure_statements(names.schema, names.events)]:
         conn.execute(statement)
@@ -168,7 +168,7 @@ STEPS: tuple[Step, ...] = (
     Step(7, "read model: chain heads (for pqasso audit verify)", _read_models),
     Step(8, "event store: append procedure (a save in one call)", _append_routines),
     Step(9, "web sessions, shared by every server process (hashes only)", _web_sessions),
-    Step(10, "event store: append functions (a save in one statement; the procedure calls one)",
+    Step(10, "event store: append functions, and a procedure for one event (a save in one statement)",
          _append_routines),
 )
 
@@ -242,9 +242,10 @@ def _grant(conn: Conn, names: Names) -> None:
     function = sql.SQL("{}()").format(sql.Identifier(names.schema, names.lock_function))
     conn.execute(sql.SQL("REVOKE ALL ON FUNCTION {} FROM {}, {}").format(function, public, reporting))
     conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(function, service))
-    routines = ((sql.SQL("FUNCTION"), append_function_signature(names.schema, names.events, one=True)),
-                (sql.SQL("FUNCTION"), append_function_signature(names.schema, names.events)),
-                (sql.SQL("PROCEDURE"), append_procedure_signature(names.schema, names.events)))
+    routines = [(kind, signature(names.schema, names.events, one=one))
+                for kind, signature in ((sql.SQL("FUNCTION"), append_function_signature),
+                                        (sql.SQL("PROCEDURE"), append_procedure_signature))
+                for one in (True, False)]
     for kind, routine in routines:
         conn.execute(sql.SQL("REVOKE ALL ON {} {} FROM {}, {}").format(kind, routine, public, reporting))
         conn.execute(sql.SQL("GRANT EXECUTE ON {} {} TO {}").format(kind, routine, service))

@@ -18,7 +18,7 @@ from eventsourcing.utils import retry
 from psycopg import Connection, Cursor
 from psycopg.pq import TransactionStatus
 from psycopg.rows import TupleRow, tuple_row
-from psycopg.sql import SQL, Composed, Identifier, Literal
+from psycopg.sql import SQL, Composable, Composed, Identifier, Literal
 from psycopg_pool import ConnectionPool
 
 from application.idempotency import IdempotencyRecord
@@ -83,17 +83,18 @@ def append_function_name(events_table_name: str, *, one: bool = False) -> str:
     return f"{table_prefix(events_table_name)}_insert_{'event' if one else 'events'}"
 
 
-def append_procedure_name(events_table_name: str) -> str:
-    """Name of the procedure that makes a save of the append function, and commits it without
-    waiting for the disk inside the table lock (``CasesRecorder.insert_events``)."""
-    return f"{table_prefix(events_table_name)}_append_events"
+def append_procedure_name(events_table_name: str, *, one: bool = False) -> str:
+    """Name of the procedure that makes the save of the append function (``one``: of one
+    event), committing it without waiting for the disk inside the table lock
+    (``CasesRecorder.insert_events``)."""
+    return f"{table_prefix(events_table_name)}_append_{'event' if one else 'events'}"
 
 
 def _id_type(originator_id_type: str) -> SQL:
     return SQL("uuid" if originator_id_type == "uuid" else "text")
 
 
-# What a save takes, after its events (each event's values, or arrays of them).
+# What a save takes: its events (each event's values, or arrays of them), then these.
 _KEY_AND_TIMEOUT = ("key_principal text, key_name text, key_request_hash text, key_case_id uuid, "
                     "key_version bigint, lock_timeout_seconds integer")
 _KEY_AND_TIMEOUT_TYPES = "text, text, text, uuid, bigint, integer"
@@ -103,9 +104,12 @@ _EVENT_TYPES = "{id_type}, bigint, text, bytea, bytea"
 _EVENTS_PARAMETERS = ("event_ids {id_type}[], event_versions bigint[], event_topics text[], "
                       "event_states bytea[], event_digests bytea[]")
 _EVENTS_TYPES = "{id_type}[], bigint[], text[], bytea[], bytea[]"
-_EVENTS_ARGUMENTS = ("event_ids, event_versions, event_topics, event_states, event_digests, "
-                     "key_principal, key_name, key_request_hash, key_case_id, key_version, "
-                     "lock_timeout_seconds")
+
+
+def _events(one: bool, originator_id_type: str, *, types: bool = False) -> Composed:
+    template = (_EVENT_TYPES if types else _EVENT_PARAMETERS) if one else (
+        _EVENTS_TYPES if types else _EVENTS_PARAMETERS)
+    return SQL(template).format(id_type=_id_type(originator_id_type))
 
 
 def append_function_signature(schema: str, events_table_name: str, originator_id_type: str = "uuid",
@@ -114,20 +118,24 @@ def append_function_signature(schema: str, events_table_name: str, originator_id
     GRANT and REVOKE name it."""
     return SQL("{}.{}({}, {})").format(
         Identifier(schema), Identifier(append_function_name(events_table_name, one=one)),
-        SQL(_EVENT_TYPES if one else _EVENTS_TYPES).format(id_type=_id_type(originator_id_type)),
-        SQL(_KEY_AND_TIMEOUT_TYPES))
+        _events(one, originator_id_type, types=True), SQL(_KEY_AND_TIMEOUT_TYPES))
 
 
-def append_procedure_signature(schema: str, events_table_name: str,
-                               originator_id_type: str = "uuid") -> Composed:
-    """``schema.<prefix>_append_events(argument types)``, as GRANT and REVOKE name it."""
-    return SQL("{}.{}({}, {}, boolean, OUT bigint[])").format(
-        Identifier(schema), Identifier(append_procedure_name(events_table_name)),
-        SQL(_EVENTS_TYPES).format(id_type=_id_type(originator_id_type)), SQL(_KEY_AND_TIMEOUT_TYPES))
+def append_procedure_signature(schema: str, events_table_name: str, originator_id_type: str = "uuid",
+                               *, one: bool = False) -> Composed:
+    """``schema.<prefix>_append_events(argument types)`` (``one``: ``_append_event``), as
+    GRANT and REVOKE name it."""
+    return SQL("{}.{}({}, {}, boolean, OUT {})").format(
+        Identifier(schema), Identifier(append_procedure_name(events_table_name, one=one)),
+        _events(one, originator_id_type, types=True), SQL(_KEY_AND_TIMEOUT_TYPES),
+        SQL("bigint" if one else "bigint[]"))
 
 
-def _append_function_body(schema: str, events_table_name: str, originator_id_type: str, *,
-                          one: bool) -> Composed:
+def _save_block(schema: str, events_table_name: str, originator_id_type: str, *,
+                one: bool) -> tuple[Composed, Composed]:
+    """(declarations, statements) of the PL/pgSQL that makes a save, for the append functions
+    and procedures alike (``append_function_statements`` says what it does). They set
+    ``notification_id`` (``one``) or ``notification_ids``, and ``lock_wait_ms``."""
     chain = EventChain(schema, events_table_name, originator_id_type=originator_id_type)
     names = {
         "schema": Identifier(schema),
@@ -148,21 +156,19 @@ def _append_function_body(schema: str, events_table_name: str, originator_id_typ
         "lock_wait_ms := 1000 * pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - lock_started); "
         "NOTIFY {channel}; ").format(**names)
     if one:
-        return SQL(
-            "DECLARE lock_started timestamptz; "
-            "BEGIN {chain} {key}{lock}"
+        return SQL("lock_started timestamptz;"), SQL(
+            "{chain} {key}{lock}"
             "INSERT INTO {schema}.{events} AS e (originator_id, originator_version, topic, state) "
             "VALUES (event_id, event_version, event_topic, event_state) "
-            "RETURNING e.notification_id INTO notification_id; "
-            "END"
+            "RETURNING e.notification_id INTO notification_id;"
         ).format(chain=chain.plpgsql_one("event_id", "event_version", "event_digest"),
                  key=key, lock=lock, **names)
     chain_declarations, chain_statements = chain.plpgsql(
         "event_ids", "event_versions", "event_digests", "event_count")
-    return SQL(
-        "DECLARE event_count integer := coalesce(cardinality(event_ids), 0); "
-        "lock_started timestamptz; {chain_declarations} "
-        "BEGIN {chain_statements} {key}"
+    declarations = SQL("event_count integer := coalesce(cardinality(event_ids), 0); "
+                       "lock_started timestamptz; {}").format(chain_declarations)
+    return declarations, SQL(
+        "{chain_statements} {key}"
         "IF event_count = 0 THEN "  # a key alone: no lock
         "notification_ids := ARRAY[]::bigint[]; lock_wait_ms := 0; "
         "ELSE {lock}"
@@ -174,10 +180,15 @@ def _append_function_body(schema: str, events_table_name: str, originator_id_typ
         "RETURNING notification_id) "
         "SELECT array_agg(i.notification_id ORDER BY i.notification_id) "
         "INTO notification_ids FROM inserted i; "
-        "END IF; "
-        "END"
-    ).format(chain_declarations=chain_declarations, chain_statements=chain_statements,
-             key=key, lock=lock, **names)
+        "END IF;"
+    ).format(chain_statements=chain_statements, key=key, lock=lock, **names)
+
+
+def _head(schema: str, name: str, originator_id_type: str, one: bool) -> tuple[Composable, ...]:
+    """What names an append routine and its arguments: schema, name, the events' parameters,
+    the key's and the timeout's, and the ids it answers."""
+    return (Identifier(schema), Identifier(name), _events(one, originator_id_type), SQL(_KEY_AND_TIMEOUT),
+            SQL("notification_id bigint" if one else "notification_ids bigint[]"))
 
 
 def append_function_statements(schema: str, events_table_name: str,
@@ -197,21 +208,18 @@ def append_function_statements(schema: str, events_table_name: str,
 
     ``<prefix>_insert_event(the event's id, version, topic, state and digest, the same)`` does
     the same for one event, the save of nearly every command, and returns its
-    ``notification_id``: a fifth cheaper for PostgreSQL than arrays of one (BENCHMARKS.md).
+    ``notification_id``: cheaper for PostgreSQL than arrays of one (BENCHMARKS.md).
 
     Both name their tables and functions with their schema.
     """
     statements = []
     for one in (True, False):
+        declarations, block = _save_block(schema, events_table_name, originator_id_type, one=one)
         statements += [
             SQL("CREATE OR REPLACE FUNCTION {}.{}({}, {}, OUT {}, OUT lock_wait_ms double precision) "
-                "LANGUAGE plpgsql AS $body$ {} $body$").format(
-                Identifier(schema), Identifier(append_function_name(events_table_name, one=one)),
-                SQL(_EVENT_PARAMETERS if one else _EVENTS_PARAMETERS).format(
-                    id_type=_id_type(originator_id_type)),
-                SQL(_KEY_AND_TIMEOUT),
-                SQL("notification_id bigint" if one else "notification_ids bigint[]"),
-                _append_function_body(schema, events_table_name, originator_id_type, one=one)),
+                "LANGUAGE plpgsql AS $body$ DECLARE {} BEGIN {} END $body$").format(
+                *_head(schema, append_function_name(events_table_name, one=one), originator_id_type, one),
+                declarations, block),
             # Executable by PUBLIC by default; migrations grant EXECUTE to the service role only.
             SQL("REVOKE ALL ON FUNCTION {} FROM PUBLIC").format(
                 append_function_signature(schema, events_table_name, originator_id_type, one=one)),
@@ -221,45 +229,45 @@ def append_function_statements(schema: str, events_table_name: str,
 
 def append_procedure_statements(schema: str, events_table_name: str,
                                 originator_id_type: str = "uuid") -> list[Composed]:
-    """CREATE OR REPLACE the append procedure (and take EXECUTE from PUBLIC): run by the
+    """CREATE OR REPLACE the two append procedures (and take EXECUTE from PUBLIC): run by the
     recorder's ``create_table()`` and by migration steps 8 and 10 (infrastructure/migrations.py).
 
     ``CALL <prefix>_append_events(the arguments of <prefix>_insert_events, flush_after_commit,
-    NULL)`` makes that function's save (``append_function_statements``) and returns its
-    ``notification_ids``. With ``flush_after_commit`` the events' transaction commits with
-    ``synchronous_commit`` off, releasing the lock without waiting for the disk; then a second
-    transaction writes a WAL record (``pg_logical_emit_message``) and commits, at the end of
-    the CALL, with the session's ``synchronous_commit``: its flush covers the events' commit
-    record (WAL is one stream), so the CALL answers only once the events are durable. Without
-    it, the CALL is the function's save in one transaction.
+    NULL)`` (and ``<prefix>_append_event``, those of ``<prefix>_insert_event``) makes the same
+    save as the function (``append_function_statements``: the same PL/pgSQL, inline) and
+    returns its ``notification_ids`` (``notification_id``). With ``flush_after_commit`` the
+    events' transaction commits with ``synchronous_commit`` off, releasing the lock without
+    waiting for the disk; then a second transaction writes a WAL record
+    (``pg_logical_emit_message``) and commits, at the end of the CALL, with the session's
+    ``synchronous_commit``: its flush covers the events' commit record (WAL is one stream), so
+    the CALL answers only once the events are durable. Without it, the CALL is the function's
+    save in one transaction.
 
     A procedure that commits must be CALLed on its own, outside a transaction block (pooled
     connections are in autocommit mode; inside one, pass ``flush_after_commit`` false), and
     cannot be SECURITY DEFINER or have a SET clause (no pinned search_path): it runs with the
     caller's privileges, and names its tables and functions with their schema.
     """
-    body = SQL(
-        "BEGIN "
-        "IF flush_after_commit THEN SET LOCAL synchronous_commit = off; END IF; "
-        "SELECT saved.notification_ids INTO notification_ids "
-        "FROM {}.{}({}) AS saved; "
-        "IF flush_after_commit THEN "
-        "COMMIT; "
-        "PERFORM pg_catalog.pg_logical_emit_message(true, 'pqasso.flush', ''); "
-        "END IF; "
-        "END"
-    ).format(Identifier(schema), Identifier(append_function_name(events_table_name)),
-             SQL(_EVENTS_ARGUMENTS))
-    return [
-        SQL("CREATE OR REPLACE PROCEDURE {}.{}({}, {}, flush_after_commit boolean, "
-            "OUT notification_ids bigint[]) LANGUAGE plpgsql AS $body$ {} $body$").format(
-            Identifier(schema), Identifier(append_procedure_name(events_table_name)),
-            SQL(_EVENTS_PARAMETERS).format(id_type=_id_type(originator_id_type)),
-            SQL(_KEY_AND_TIMEOUT), body),
-        # Executable by PUBLIC by default; migrations grant EXECUTE to the service role only.
-        SQL("REVOKE ALL ON PROCEDURE {} FROM PUBLIC").format(
-            append_procedure_signature(schema, events_table_name, originator_id_type)),
-    ]
+    statements = []
+    for one in (True, False):
+        declarations, block = _save_block(schema, events_table_name, originator_id_type, one=one)
+        statements += [
+            SQL("CREATE OR REPLACE PROCEDURE {}.{}({}, {}, flush_after_commit boolean, OUT {}) "
+                "LANGUAGE plpgsql AS $body$ DECLARE lock_wait_ms double precision; {} BEGIN "
+                "IF flush_after_commit THEN SET LOCAL synchronous_commit = off; END IF; "
+                "{} "
+                "IF flush_after_commit THEN "
+                "COMMIT; "
+                "PERFORM pg_catalog.pg_logical_emit_message(true, 'pqasso.flush', ''); "
+                "END IF; "
+                "END $body$").format(
+                *_head(schema, append_procedure_name(events_table_name, one=one), originator_id_type, one),
+                declarations, block),
+            # Executable by PUBLIC by default; migrations grant EXECUTE to the service role only.
+            SQL("REVOKE ALL ON PROCEDURE {} FROM PUBLIC").format(
+                append_procedure_signature(schema, events_table_name, originator_id_type, one=one)),
+        ]
+    return statements
 
 
 class CasesRecorder(PostgresApplicationRecorder):
@@ -275,10 +283,11 @@ class CasesRecorder(PostgresApplicationRecorder):
     EXCLUSIVE MODE`` needs UPDATE, DELETE or TRUNCATE privilege, which the service role must
     not have on an append-only table.
 
-    A save is one statement: a SELECT of the append function ``<prefix>_insert_events``
-    (``append_function_statements``), or, while saves lately waited for the table lock, a
-    CALL of the append procedure ``<prefix>_append_events``, which makes the function's save
-    and flushes it outside the lock (``append_procedure_statements``, ``insert_events``).
+    A save is one statement: a SELECT of an append function, ``<prefix>_insert_event`` (one
+    event) or ``<prefix>_insert_events`` (``append_function_statements``), or, while saves
+    lately waited for the table lock, a CALL of an append procedure, ``<prefix>_append_event``
+    or ``<prefix>_append_events``, which makes the same save and flushes it outside the lock
+    (``append_procedure_statements``, ``insert_events``).
     """
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
@@ -290,11 +299,13 @@ class CasesRecorder(PostgresApplicationRecorder):
         self.append_function_name = append_function_name(events_table_name)
         self.append_one_function_name = append_function_name(events_table_name, one=True)
         self.append_procedure_name = append_procedure_name(events_table_name)
+        self.append_one_procedure_name = append_procedure_name(events_table_name, one=True)
         self.check_identifier_length(self.idempotency_table_name)
         self.check_identifier_length(self.lock_function_name)
         self.check_identifier_length(self.append_function_name)
         self.check_identifier_length(self.append_one_function_name)
         self.check_identifier_length(self.append_procedure_name)
+        self.check_identifier_length(self.append_one_procedure_name)
         self.lock_contention = LockContention()
         idempotency = Identifier(self.idempotency_table_name)
         function = Identifier(self.lock_function_name)
@@ -358,25 +369,23 @@ class CasesRecorder(PostgresApplicationRecorder):
     flush_outside_lock: FlushOutsideLock = "when_contended"
 
     def _append_statement(self, one: bool, keyed: bool, flush: bool) -> bytes:
-        """The save as one statement: ``SELECT ... FROM <prefix>_insert_event(...)`` for one
-        event (its values as scalars, which psycopg adapts faster than lists, and PostgreSQL
-        too), ``SELECT ... FROM <prefix>_insert_events(...)`` for any number (arrays) or, to
-        flush outside the lock, ``CALL <prefix>_append_events(..., true, NULL)`` (arrays);
+        """The save as one statement: ``SELECT ... FROM <prefix>_insert_event(...)`` or, to
+        flush outside the lock, ``CALL <prefix>_append_event(..., true, NULL)``, for one event
+        (its values as scalars, which psycopg adapts faster than lists, and PostgreSQL too);
+        ``<prefix>_insert_events`` and ``<prefix>_append_events`` for any number (arrays);
         with or without an idempotency record; the lock timeout is a constant in the text."""
         id_type = _id_type(self.datastore.originator_id_type)
-        if one and not flush:
+        if one:
             events = SQL("%s::{0}, %s::bigint, %s::text, %s::bytea, %s::bytea").format(id_type)
-        elif one:
-            events = SQL("ARRAY[%s::{0}], ARRAY[%s::bigint], ARRAY[%s::text], ARRAY[%s::bytea], "
-                         "ARRAY[%s::bytea]").format(id_type)
         else:
             events = SQL("%s::{0}[], %s::bigint[], %s::text[], %s::bytea[], %s::bytea[]").format(id_type)
         key = SQL("%s::text, %s::text, %s::text, %s::uuid, %s::bigint" if keyed
                   else "NULL, NULL, NULL, NULL, NULL")
         schema, lock_timeout = Identifier(self.datastore.schema), Literal(int(self.datastore.lock_timeout))
         if flush:
+            procedure = self.append_one_procedure_name if one else self.append_procedure_name
             statement = SQL("CALL {}.{}({}, {}, {}, true, NULL)").format(
-                schema, Identifier(self.append_procedure_name), events, key, lock_timeout)
+                schema, Identifier(procedure), events, key, lock_timeout)
         else:
             ids = SQL("saved.notification_id" if one else "saved.notification_ids")
             function = self.append_one_function_name if one else self.append_function_name
@@ -448,9 +457,8 @@ class CasesRecorder(PostgresApplicationRecorder):
                     conn.rollback()
                 raise
         assert row is not None
-        if flush:
-            return row[0]  # type: ignore[no-any-return]
-        self.lock_contention.observe(row[1])
+        if not flush:
+            self.lock_contention.observe(row[1])
         return [row[0]] if one else row[0]
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)

@@ -98,6 +98,8 @@ def as_role(conn: psycopg.Connection, role: str, statement: str) -> psycopg.Curs
 APPEND = ("CALL cases_append_events(ARRAY[gen_random_uuid()], ARRAY[1::bigint], ARRAY['t'], "
           "ARRAY['x'::bytea], ARRAY[sha256('x')], 'p', 'k-append', 'h', gen_random_uuid(), 1, 1, "
           "false, NULL)")
+APPEND_ONE = ("CALL cases_append_event(gen_random_uuid(), 1, 't', 'x', sha256('x'), 'p', "
+              "'k-append-one', 'h', gen_random_uuid(), 1, 1, false, NULL)")
 INSERT_EVENT = ("SELECT * FROM cases_insert_event(gen_random_uuid(), 1, 't', 'x', sha256('x'), "
                 "'p', 'k-insert-event', 'h', gen_random_uuid(), 1, 1)")
 INSERT_EVENTS = ("SELECT * FROM cases_insert_events(ARRAY[gen_random_uuid()], ARRAY[1::bigint], "
@@ -113,6 +115,7 @@ ALLOWED = [
     "VALUES ('p', 'k', 'h', gen_random_uuid(), 1)",
     "INSERT INTO cases_snapshots VALUES (gen_random_uuid(), 1, 't', 'x')",
     APPEND,
+    APPEND_ONE,
     INSERT_EVENT,
     INSERT_EVENTS,
 ]
@@ -131,6 +134,7 @@ REFUSED = [
     "DROP TABLE cases_events",
     "DROP FUNCTION cases_lock_events()",
     "DROP PROCEDURE cases_append_events",
+    "DROP PROCEDURE cases_append_event",
     "DROP FUNCTION cases_insert_event",
     "DROP FUNCTION cases_insert_events",
     # Why the lock goes through a function: LOCK ... EXCLUSIVE needs UPDATE/DELETE/TRUNCATE.
@@ -163,7 +167,7 @@ def test_the_reporting_role_reads_the_reporting_schema_only(url) -> None:
         assert probe.fetchone() == (0,)
         conn.rollback()
         for statement in ("SELECT * FROM cases_events", "SELECT cases_lock_events()", APPEND,
-                          INSERT_EVENT, INSERT_EVENTS, "CREATE TABLE reporting.mine (n int)"):
+                          APPEND_ONE, INSERT_EVENT, INSERT_EVENTS, "CREATE TABLE reporting.mine (n int)"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 as_role(conn, REPORTING_ROLE, statement)
             conn.rollback()
