@@ -6,7 +6,7 @@ while this test tails the notification log as a subscriber does: it never finds,
 id at or below a position it has already passed, nor a gap. The writers contend for the
 table lock, so their saves mix both ways of committing (inside the lock, and flushing outside
 it: ``CasesRecorder.flush_outside_lock``); PostgreSQL's own count of calls shows every save
-went through the one-event append function or procedure, some through each (see
+went through the one-event append function or procedure (see
 test_append_procedure.py). (That one transaction's ids are
 contiguous is the library's ``NonInterleavingNotificationIDsBaseCase``, run against our
 recorder in test_library_recorder_cases.py.)
@@ -74,7 +74,8 @@ def test_a_tailing_reader_never_misses_an_id_committed_behind_its_position(fresh
     assert behind == [], f"ids {behind[:10]} were committed after the reader had passed them"
     assert everything == set(range(1, len(everything) + 1))  # gap-free
     # Each command saved one event, in one call (the writers have exited): of the one-event
-    # function, or of the one-event procedure; and the writers' contention made some of each.
+    # function, or of the one-event procedure once the writers' contention was seen (how many
+    # depends on the server's disk: test_concurrency.py mixes both ways on purpose).
     counted = calls(fresh_migrated_url, len(everything))
-    assert sum(counted.values()) == len(everything)
-    assert counted.get("cases_insert_event", 0) > 0 and counted.get("cases_append_event", 0) > 0, counted
+    assert sum(counted.values()) == len(everything), counted
+    assert counted.get("cases_insert_event", 0) > 0, counted

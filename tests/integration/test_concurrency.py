@@ -78,9 +78,15 @@ def test_two_commands_on_the_same_expected_version_one_wins_the_other_conflicts(
         assert_versions_contiguous(apps[1], case_id, ["SiteVisitHeld", "PlanSubmitted"])
 
 
-def test_notification_ids_follow_commit_order_under_concurrent_writers(apps) -> None:
+@pytest.mark.parametrize("ways", [
+    ("when_contended", "when_contended"), ("never", "never"), ("always", "always"), ("never", "always")])
+def test_notification_ids_follow_commit_order_under_concurrent_writers(apps, ways) -> None:
     """A reader tailing the log never later finds an event below an id it has already passed
-    (the property the library's EXCLUSIVE lock, here taken by our function, guarantees)."""
+    (the property the library's EXCLUSIVE lock, here taken by our function, guarantees): with
+    each way the recorder commits (``CasesRecorder.flush_outside_lock``: inside the lock, or
+    flushing outside it), and with both at once (one application each way)."""
+    for app, way in zip(apps, ways, strict=True):
+        app.recorder.flush_outside_lock = way
     recorder = apps[0].recorder
     start = recorder.max_notification_id() or 0
     stop = threading.Event()
