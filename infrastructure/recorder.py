@@ -1,8 +1,9 @@
 """The PostgreSQL recorder of the cases application: the library's, plus idempotency
 records and hash-chain rows written in the same transaction as the events, a table lock the
 service role can take without UPDATE/DELETE/TRUNCATE privileges, and the whole save made by
-one statement: a SELECT of a stored function (``<prefix>_insert_events``), or a CALL of a
-stored procedure that also flushes outside the lock (``<prefix>_append_events``).
+one statement: a SELECT of a stored function (``<prefix>_insert_event``, or ``_insert_events``
+for several events), or, while saves contend for the lock, a CALL of a stored procedure that
+makes the same save and flushes it outside the lock (``<prefix>_append_event``, ``_events``).
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def append_function_name(events_table_name: str, *, one: bool = False) -> str:
 
 
 def append_procedure_name(events_table_name: str, *, one: bool = False) -> str:
-    """Name of the procedure that makes the save of the append function (``one``: of one
+    """Name of the procedure that makes the same save as the append function (``one``: of one
     event), committing it without waiting for the disk inside the table lock
     (``CasesRecorder.insert_events``)."""
     return f"{table_prefix(events_table_name)}_append_{'event' if one else 'events'}"
