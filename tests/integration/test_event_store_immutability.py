@@ -14,10 +14,10 @@ from psycopg import sql
 from application.cases import QualityMarkCases
 from application.errors import IdempotencyKeyReused
 from infrastructure.bootstrap import application_env
-from infrastructure.database import create_database, drop_database
-from infrastructure.migrations import REPORTING_ROLE, SERVICE_ROLE, migrate
-from infrastructure.settings import parse_database_url, replace_dbname
+from infrastructure.migrations import REPORTING_ROLE, SERVICE_ROLE
+from infrastructure.settings import parse_database_url
 from tests.builders import ADMIN
+from tests.databases import migrated_database
 from tests.integration.conftest import MakeApp
 from tests.integration.support import ctx, run_example, site_visit
 
@@ -32,12 +32,8 @@ ALL_EVENTS = (
 @pytest.fixture(scope="module")
 def url(postgres_server_url: str) -> Iterator[str]:
     """A database of this module's own: if a trigger were missing, TRUNCATE would empty it."""
-    name = f"pqasso_it_immutable_{secrets.token_hex(4)}"
-    create_database(postgres_server_url, name)
-    database_url = replace_dbname(postgres_server_url, name)
-    migrate(database_url)
-    yield database_url
-    drop_database(postgres_server_url, name)
+    with migrated_database(postgres_server_url, "pqasso_it_immutable") as database_url:
+        yield database_url
 
 
 @pytest.fixture(scope="module")

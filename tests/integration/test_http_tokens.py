@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -50,12 +51,22 @@ def test_a_tokens_hash_authenticates_as_the_token_does_until_revoked(tokens):
     assert tokens.authenticate_hash(digest) is None
 
 
-def test_a_hash_check_uses_the_remembered_tokens(make_database):
-    url = make_database()
+@contextmanager
+def issuing_and_serving(url: str, remember_for: float) -> Iterator[tuple[TokenStore, TokenStore]]:
+    """The store that issues and revokes tokens (``pqasso tokens``), and one that serves requests,
+    remembering live tokens for ``remember_for`` seconds: two processes' stores on one database."""
     issuer = TokenStore(url, max_connections=1)
     issuer.create_table()
-    serving = TokenStore(url, max_connections=1, remember_for=60)
+    serving = TokenStore(url, max_connections=1, remember_for=remember_for)
     try:
+        yield issuer, serving
+    finally:
+        serving.close()
+        issuer.close()
+
+
+def test_a_hash_check_uses_the_remembered_tokens(make_database):
+    with issuing_and_serving(make_database(), remember_for=60) as (issuer, serving):
         token = issuer.add("lead_reviewer", "reviewer-1")
         # given a live token the serving store has checked by its hash
         assert serving.authenticate_hash(token_hash(token)) == Actor("reviewer-1", Role.LEAD_REVIEWER)
@@ -63,9 +74,6 @@ def test_a_hash_check_uses_the_remembered_tokens(make_database):
         assert issuer.revoke(issuer.list()[0].id)
         assert serving.remembered(token) == Actor("reviewer-1", Role.LEAD_REVIEWER)
         assert serving.authenticate_hash(token_hash(token)) == serving.authenticate(token)
-    finally:
-        serving.close()
-        issuer.close()
 
 
 def test_unknown_tokens_and_ids_are_no_one(tokens):
@@ -84,11 +92,7 @@ def test_the_table_refuses_roles_no_token_may_carry(tokens):
 
 
 def test_a_serving_store_remembers_live_tokens_for_a_while_and_no_longer(make_database):
-    url = make_database()
-    issuer = TokenStore(url, max_connections=1)
-    issuer.create_table()
-    serving = TokenStore(url, max_connections=1, remember_for=0.5)
-    try:
+    with issuing_and_serving(make_database(), remember_for=0.5) as (issuer, serving):
         token = issuer.add("lead_reviewer", "reviewer-1")
         # given a live token the serving store has checked once
         assert serving.remembered(token) is None
@@ -104,9 +108,6 @@ def test_a_serving_store_remembers_live_tokens_for_a_while_and_no_longer(make_da
         assert serving.authenticate("pqa_" + "y" * 43) is None
         fresh = issuer.add("auditor", "auditor-1")
         assert serving.authenticate(fresh) == Actor("auditor-1", Role.AUDITOR)
-    finally:
-        serving.close()
-        issuer.close()
 
 
 def test_a_revocation_through_the_serving_store_takes_effect_at_once(make_database):

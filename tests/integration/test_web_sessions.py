@@ -17,15 +17,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from application.cases import QualityMarkCases
 from domain.participants import Actor, Role
-from infrastructure.database import create_database, drop_database
 from infrastructure.http import create_api
 from infrastructure.http.memory import EventStoreDeadlines
-from infrastructure.migrations import REPORTING_ROLE, SERVICE_ROLE, migrate
-from infrastructure.settings import parse_database_url, replace_dbname
+from infrastructure.migrations import REPORTING_ROLE, SERVICE_ROLE
+from infrastructure.settings import parse_database_url
 from infrastructure.tokens import TokenStore, token_hash
 from infrastructure.web import create_web_app, with_web_pages
 from infrastructure.web.sessions import IDLE_SECONDS, LIFETIME_SECONDS, session_key
 from infrastructure.web.sessions_postgres import PostgresSessionStore
+from tests.databases import migrated_database
 from tests.unit.test_web_client import Browser
 
 pytestmark = pytest.mark.integration
@@ -36,12 +36,8 @@ A_TOKEN_HASH = token_hash("pqa_" + "r" * 43)
 
 @pytest.fixture(scope="module")
 def url(postgres_server_url: str) -> Iterator[str]:
-    name = f"pqasso_it_sessions_{secrets.token_hex(4)}"
-    create_database(postgres_server_url, name)
-    database_url = replace_dbname(postgres_server_url, name)
-    migrate(database_url)
-    yield database_url
-    drop_database(postgres_server_url, name)
+    with migrated_database(postgres_server_url, "pqasso_it_sessions") as database_url:
+        yield database_url
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ budget; the whole module takes well under a minute on two cores.
 from __future__ import annotations
 
 import itertools
-import secrets
 from collections.abc import Iterator
 from datetime import date
 
@@ -18,13 +17,11 @@ from hypothesis import HealthCheck, Phase, settings
 
 from application.cases import QualityMarkCases
 from infrastructure.bootstrap import application_env
-from infrastructure.database import create_database, drop_database
 from infrastructure.http import create_api
 from infrastructure.http.memory import EventStoreDeadlines
-from infrastructure.migrations import migrate
-from infrastructure.settings import replace_dbname
 from infrastructure.tokens import InMemoryTokenStore, TokenStore
 from tests.builders import ADMIN
+from tests.databases import migrated_database
 from tests.integration.support import EXAMPLE_JOURNEY, ctx, site_visit
 from tests.reliability.support import PROBLEM_JSON
 
@@ -35,25 +32,21 @@ ROLES = (("admin", "ces-admin-1"), ("lead_reviewer", "reviewer-1"), ("organisati
 
 @pytest.fixture(scope="module")
 def service(postgres_server_url: str) -> Iterator[tuple[object, dict[str, str]]]:
-    name = f"pqasso_rel_fuzz_{secrets.token_hex(4)}"
-    create_database(postgres_server_url, name)
-    url = replace_dbname(postgres_server_url, name)
-    migrate(url)
-    cases = QualityMarkCases(env=application_env(url))
-    # Cases at every stage, so generated commands meet real cases as well as unknown ids.
-    for stage in range(0, len(EXAMPLE_JOURNEY) + 1, 2):
-        case_id = cases.open_case(site_visit(), ctx(ADMIN)).case_id
-        for command, actor, _, _ in EXAMPLE_JOURNEY[:stage]:
-            cases.execute(command(case_id), ctx(actor))
-        _REAL_CASES.append(str(case_id))
-    tokens = TokenStore(url)
-    headers = {role: f"Bearer {tokens.add(role, principal)}" for role, principal in ROLES}
-    read_side = EventStoreDeadlines(cases)
-    app = create_api(cases, tokens, read_side, read_side, clock=lambda: date(2009, 12, 31))
-    yield app, headers
-    tokens.close()
-    cases.close()
-    drop_database(postgres_server_url, name)
+    with migrated_database(postgres_server_url, "pqasso_rel_fuzz") as url:
+        cases = QualityMarkCases(env=application_env(url))
+        # Cases at every stage, so generated commands meet real cases as well as unknown ids.
+        for stage in range(0, len(EXAMPLE_JOURNEY) + 1, 2):
+            case_id = cases.open_case(site_visit(), ctx(ADMIN)).case_id
+            for command, actor, _, _ in EXAMPLE_JOURNEY[:stage]:
+                cases.execute(command(case_id), ctx(actor))
+            _REAL_CASES.append(str(case_id))
+        tokens = TokenStore(url)
+        headers = {role: f"Bearer {tokens.add(role, principal)}" for role, principal in ROLES}
+        read_side = EventStoreDeadlines(cases)
+        app = create_api(cases, tokens, read_side, read_side, clock=lambda: date(2009, 12, 31))
+        yield app, headers
+        tokens.close()
+        cases.close()
 
 
 # The document is the same whatever the app stands on: read it from an in-memory app at import

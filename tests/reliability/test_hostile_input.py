@@ -9,7 +9,6 @@ nothing. Bodies over the limit get 413; deep or huge JSON is refused without usi
 from __future__ import annotations
 
 import json
-import secrets
 import tracemalloc
 from collections.abc import Iterator
 from copy import deepcopy
@@ -28,6 +27,7 @@ from infrastructure.http import examples as ex
 from infrastructure.http.memory import EventStoreDeadlines
 from infrastructure.tokens import TokenStore
 from projections.runner import ProjectionSupervisor
+from tests.databases import migrated_database
 from tests.reliability.support import problem
 
 pytestmark = pytest.mark.integration
@@ -131,25 +131,17 @@ class Api:
 
 @pytest.fixture(scope="module")
 def api(postgres_server_url: str) -> Iterator[Api]:
-    from infrastructure.database import create_database, drop_database
-    from infrastructure.migrations import migrate
-    from infrastructure.settings import replace_dbname
-
-    name = f"pqasso_rel_hostile_{secrets.token_hex(4)}"
-    create_database(postgres_server_url, name)
-    url = replace_dbname(postgres_server_url, name)
-    migrate(url)
-    cases = QualityMarkCases(env=application_env(url))
-    tokens = TokenStore(url)
-    headers = {role: {"Authorization": f"Bearer {tokens.add(role, principal)}"}
-               for role, principal in (("admin", "ces-admin-1"), ("lead_reviewer", "reviewer-1"))}
-    read_side = EventStoreDeadlines(cases)
-    app = create_api(cases, tokens, read_side, read_side, clock=lambda: date(2009, 12, 31))
-    with TestClient(app, raise_server_exceptions=False) as client:
-        yield Api(client, headers, url)
-    tokens.close()
-    cases.close()
-    drop_database(postgres_server_url, name)
+    with migrated_database(postgres_server_url, "pqasso_rel_hostile") as url:
+        cases = QualityMarkCases(env=application_env(url))
+        tokens = TokenStore(url)
+        headers = {role: {"Authorization": f"Bearer {tokens.add(role, principal)}"}
+                   for role, principal in (("admin", "ces-admin-1"), ("lead_reviewer", "reviewer-1"))}
+        read_side = EventStoreDeadlines(cases)
+        app = create_api(cases, tokens, read_side, read_side, clock=lambda: date(2009, 12, 31))
+        with TestClient(app, raise_server_exceptions=False) as client:
+            yield Api(client, headers, url)
+        tokens.close()
+        cases.close()
 
 
 def bodies_with(field: str, value: str) -> dict[str, dict[str, Any]]:

@@ -16,6 +16,7 @@ import pytest
 from infrastructure import tokens as tokens_module
 from infrastructure.migrations import REPORTING_ROLE, SERVICE_ROLE
 from infrastructure.tokens import TokenStore
+from tests.databases import migrated_database
 from tests.reliability.support import issue_token
 
 pytestmark = pytest.mark.integration
@@ -64,18 +65,8 @@ REPORTING_REFUSED = [
 
 @pytest.fixture(scope="module")
 def database(postgres_server_url: str):
-    import secrets
-
-    from infrastructure.database import create_database, drop_database
-    from infrastructure.migrations import migrate
-    from infrastructure.settings import replace_dbname
-
-    name = f"pqasso_rel_secrets_{secrets.token_hex(4)}"
-    create_database(postgres_server_url, name)
-    url = replace_dbname(postgres_server_url, name)
-    migrate(url)
-    yield url
-    drop_database(postgres_server_url, name)
+    with migrated_database(postgres_server_url, "pqasso_rel_secrets") as url:
+        yield url
 
 
 def as_role(url: str, role: str, statement: str) -> None:

@@ -1,0 +1,25 @@
+"""A database of a test module's own on the test server: made, migrated, dropped afterwards."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from infrastructure.database import create_database, drop_database
+from infrastructure.migrations import migrate
+from infrastructure.settings import replace_dbname
+
+
+@contextmanager
+def migrated_database(server_url: str, prefix: str) -> Iterator[str]:
+    """The URL of a new database ``<prefix>_<random hex>`` on ``server_url``, migrated; it is
+    dropped when the block ends, however it ends."""
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    create_database(server_url, name)
+    try:
+        url = replace_dbname(server_url, name)
+        migrate(url)
+        yield url
+    finally:
+        drop_database(server_url, name)
