@@ -12,13 +12,14 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 .DELETE_ON_ERROR:
-.PHONY: help venv serve test lint bench bench-quick
+.PHONY: help venv serve test lint bench bench-quick bench-costs
 
 help:
 	@echo "make serve        run the service (embedded PostgreSQL unless PQASSO_DATABASE_URL is set)"
 	@echo "make test         run the test suite (PYTEST_ARGS='...' to pass options)"
 	@echo "make lint         ruff check"
 	@echo "make bench        benchmarks; make bench-quick for a short run"
+	@echo "make bench-costs  where one writer's command goes, next to a raw INSERT (~20 s)"
 	@echo "make venv         create .venv and install the project with its dev extras"
 
 venv: $(STAMP)
@@ -47,3 +48,6 @@ bench: venv
 
 bench-quick: venv
 	$(BIN)/python -m benchmarks.run --quick
+
+bench-costs: venv
+	$(BIN)/python -m benchmarks.append_costs

@@ -31,7 +31,9 @@ TARGETS = {target.figure: target for target in (
 # The order of the table; figures not listed here follow, as context.
 ORDER = (
     "raw_insert_per_s", "append_per_s", "append_ratio_vs_raw_insert", "append_per_s_4_writers",
-    "append_speedup_4_writers", "raw_select_ms_1000_rows", "case_load_ms_1000_events",
+    "append_speedup_4_writers", "append_ceiling_per_s", "append_ceiling_ratio_vs_raw_insert",
+    "append_share_of_ceiling", "raw_insert_per_s_4_writers", "raw_insert_speedup_4_writers",
+    "raw_select_ms_1000_rows", "case_load_ms_1000_events",
     "case_load_ratio_vs_raw_select", "case_load_ms_at_snapshot", "case_load_ms_no_snapshots",
     "events_in_store", "cases_in_store", "projection_catchup_events_per_s",
     "overdue_p50_ms_100k_cases", "overdue_p95_ms_100k_cases", "overdue_items",

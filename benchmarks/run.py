@@ -89,7 +89,7 @@ def run_all(url: str, sizes: Sizes, workdir: Path, echo: Echo) -> dict[str, floa
     results: dict[str, float] = {}
     today = date.today()
 
-    echo(f"appending: {sizes.rounds} rounds of raw INSERTs, one writer, four writers")
+    echo(f"appending: {sizes.rounds} rounds of raw INSERTs, one writer, four writers, the ceiling, four raw writers")
     results.update(writers.measure(url, sizes.rounds, sizes.round_seconds).figures())
 
     echo(f"rebuilding a case of {sizes.long_case_events} events")

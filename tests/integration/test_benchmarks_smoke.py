@@ -9,7 +9,7 @@ import math
 
 import pytest
 
-from benchmarks import report
+from benchmarks import append_costs, report
 from benchmarks.config import SMOKE
 from benchmarks.run import run_all
 
@@ -17,6 +17,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 REQUIRED = (
     "append_per_s", "append_ratio_vs_raw_insert", "append_per_s_4_writers", "append_speedup_4_writers",
+    "append_ceiling_per_s", "append_ceiling_ratio_vs_raw_insert", "append_share_of_ceiling",
+    "raw_insert_per_s_4_writers", "raw_insert_speedup_4_writers",
     "case_load_ms_1000_events", "case_load_ratio_vs_raw_select", "projection_catchup_events_per_s",
     "overdue_p50_ms_100k_cases", "overdue_p95_ms_100k_cases", "overdue_by_replay_ms_100k_cases",
     "http_commands_per_s_32_clients", "http_p95_ms_32_clients", "http_max_commands_per_s_32_clients",
@@ -33,9 +35,23 @@ def test_the_benchmarks_run_end_to_end_on_tiny_sizes(fresh_migrated_url, tmp_pat
     assert results["cases_in_store"] >= SMOKE.min_cases
     assert results["overdue_answers_agree"] == 1.0  # read model and replay give one answer
     assert results["http_errors"] == 0
+    # The ceiling runs the same commands in memory and the baseline's INSERT: it must
+    # actually have run (its events are those of the journey, and each costs a commit).
+    assert 0 < results["append_ceiling_per_s"] < results["raw_insert_per_s"]
     # The open-loop run sends on schedule: about its offered rate when the server keeps up.
     assert 0 < results["http_commands_per_s_32_clients"] <= 1.2 * results["http_offered_per_s_32_clients"]
     report.write(results, tmp_path / "results.json")
     written = json.loads((tmp_path / "results.json").read_text())
     assert set(written) == set(results) and all(isinstance(v, int | float) for v in written.values())
     assert "append_ratio_vs_raw_insert" in report.table(results)
+
+
+def test_the_append_costs_table_measures_every_variant(fresh_migrated_url) -> None:
+    variants = append_costs.measure(fresh_migrated_url, rounds=1, operations=20)
+
+    assert [v.name for v in variants] == [
+        "raw INSERT (baseline)", "append function alone", "command in memory",
+        "ceiling: in memory + raw INSERT", "command on PostgreSQL"]
+    assert all(len(v.wall) == 1 and v.wall[0] > 0 and len(v.client) == 1 for v in variants)
+    table = append_costs.table(variants)
+    assert table.count("\n") == len(variants) and "vs raw" in table

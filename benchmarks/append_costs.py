@@ -1,0 +1,167 @@
+"""``python -m benchmarks.append_costs``: where one writer's command goes, next to the raw
+INSERT: wall time, the client thread's CPU and its PostgreSQL backend's CPU per operation.
+
+One process, one connection per variant, the variants alternating round after round (so a
+noisy moment hits them all), medians over the rounds. The variants:
+
+- ``raw INSERT``: the baseline of ``append_ratio_vs_raw_insert`` (benchmarks/writers.py);
+- ``append function alone``: ``SELECT ... FROM cases_insert_event(...)`` with its arguments
+  ready, as the recorder sends it: the save's cost to PostgreSQL, with no Python around it;
+- ``command in memory``: the benchmark's journey through the application with the library's
+  in-memory recorder: the command's Python without PostgreSQL;
+- ``ceiling``: that command, then the raw INSERT, in turn (``append_ceiling_per_s``);
+- ``command on PostgreSQL``: the benchmark's one writer (``append_per_s``).
+
+The backend's CPU is read from ``/proc/<pid>/stat``, so only for a server on this machine
+("n/a" otherwise). BENCHMARKS.md ("What this machine allows") reads the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from eventsourcing.persistence import StoredEvent
+
+from application.cases import QualityMarkCases
+from benchmarks.journeys import Journeys, stored_payloads
+from benchmarks.reads import bench_env
+from benchmarks.run import fresh_database, postgres_server
+from benchmarks.writers import RAW_DDL, RAW_INSERT
+from infrastructure.audit_chain import EventChain
+from infrastructure.logging import configure_logging
+
+
+def backend_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of a process on this machine, or None if it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Variant:
+    name: str
+    run: Callable[[int], None]  # runs the i-th operation
+    backend_pids: tuple[int, ...]  # the PostgreSQL backends it uses
+    wall: list[float]
+    client: list[float]
+    backend: list[float]
+
+
+def measure(url: str, rounds: int, operations: int) -> list[Variant]:
+    payloads = stored_payloads()
+    raw = psycopg.connect(url, autocommit=True)
+    for statement in RAW_DDL:
+        raw.execute(statement)
+    app = QualityMarkCases(env=bench_env(url))
+    in_memory = QualityMarkCases(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    on_postgres, in_memory_journeys = Journeys(app, 0), Journeys(in_memory, 1)
+    function = psycopg.connect(url, autocommit=True)
+    save = app.recorder._append_statement(one=True, keyed=False, flush=False)  # noqa: SLF001
+    digest = EventChain.digest
+
+    def raw_insert(i: int) -> None:
+        topic, state = payloads[i % len(payloads)]
+        raw.execute(RAW_INSERT, (uuid.uuid4(), topic, state), prepare=True)
+
+    case_ids = [uuid.uuid4()]
+
+    def function_alone(i: int) -> None:
+        # Like the journey: a case's events one after another (the chain finds the last hash).
+        version = i % len(payloads) + 1
+        if version == 1:
+            case_ids[0] = uuid.uuid4()
+        topic, state = payloads[version - 1]
+        event = StoredEvent(case_ids[0], version, topic, state)
+        function.execute(save, [event.originator_id, version, topic, state, digest(event)], prepare=True)
+
+    def ceiling(i: int) -> None:
+        in_memory_journeys.run_one()
+        raw_insert(i)
+
+    raw_pid, function_pid = raw.info.backend_pid, function.info.backend_pid
+    variants = [
+        Variant("raw INSERT (baseline)", raw_insert, (raw_pid,), [], [], []),
+        Variant("append function alone", function_alone, (function_pid,), [], [], []),
+        Variant("command in memory", lambda _: in_memory_journeys.run_one(), (), [], [], []),
+        Variant("ceiling: in memory + raw INSERT", ceiling, (raw_pid,), [], [], []),
+        Variant("command on PostgreSQL", lambda _: on_postgres.run_one(), (), [], [], []),
+    ]
+    try:
+        for variant in variants:  # warm: prepared statements, caches
+            for i in range(min(operations, 500)):
+                variant.run(i)
+        # The application's pool may hold more than one connection, and hands them out in
+        # turn: its backends are all the database's others.
+        variants[-1].backend_pids = tuple(pid for (pid,) in raw.execute(
+            "SELECT pid FROM pg_catalog.pg_stat_activity WHERE datname = pg_catalog.current_database() "
+            "AND pid NOT IN (%s, %s) AND backend_type = 'client backend'", (raw_pid, function_pid)))
+        for _ in range(rounds):
+            for variant in variants:
+                _round(variant, operations)
+    finally:
+        app.close()
+        in_memory.close()
+        raw.close()
+        function.close()
+    return variants
+
+
+def _backends_cpu_seconds(pids: tuple[int, ...]) -> float | None:
+    seconds = [backend_cpu_seconds(pid) for pid in pids]
+    return None if not seconds or None in seconds else sum(s for s in seconds if s is not None)
+
+
+def _round(variant: Variant, operations: int) -> None:
+    backend_before = _backends_cpu_seconds(variant.backend_pids)
+    client_before, started = time.thread_time(), time.perf_counter()
+    for i in range(operations):
+        variant.run(i)
+    wall, client = time.perf_counter() - started, time.thread_time() - client_before
+    backend_after = _backends_cpu_seconds(variant.backend_pids)
+    variant.wall.append(wall / operations * 1e6)
+    variant.client.append(client / operations * 1e6)
+    if backend_before is not None and backend_after is not None:
+        variant.backend.append((backend_after - backend_before) / operations * 1e6)
+
+
+def table(variants: list[Variant]) -> str:
+    median = statistics.median
+    baseline = median(variants[0].wall)
+    rows = [("per operation (medians)", "wall µs", "client CPU µs", "backend CPU µs", "ops/s", "vs raw")]
+    for v in variants:
+        wall = median(v.wall)
+        rows.append((v.name, f"{wall:.0f}", f"{median(v.client):.0f}",
+                     f"{median(v.backend):.0f}" if v.backend else "n/a",
+                     f"{1e6 / wall:,.0f}", f"{baseline / wall:.2f}"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                               for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
+                     for row in rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.append_costs", description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--operations", type=int, default=3000, help="operations per variant per round")
+    parser.add_argument("--admin-url", help="a PostgreSQL URL to create the database on")
+    args: Any = parser.parse_args(argv)
+    configure_logging("json", "WARNING")
+    with postgres_server(args.admin_url, print) as admin_url, fresh_database(admin_url) as url:
+        print(table(measure(url, args.rounds, args.operations)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
