@@ -24,6 +24,7 @@ import statistics
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,14 +61,21 @@ class Variant:
 
 
 def measure(url: str, rounds: int, operations: int) -> list[Variant]:
+    with ExitStack() as resources:
+        return _measure(url, rounds, operations, resources)
+
+
+def _measure(url: str, rounds: int, operations: int, resources: ExitStack) -> list[Variant]:
     payloads = stored_payloads()
-    raw = psycopg.connect(url, autocommit=True)
+    raw = resources.enter_context(psycopg.connect(url, autocommit=True))
     for statement in RAW_DDL:
         raw.execute(statement)
+    function = resources.enter_context(psycopg.connect(url, autocommit=True))
     app = QualityMarkCases(env=bench_env(url))
+    resources.callback(app.close)
     in_memory = QualityMarkCases(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    resources.callback(in_memory.close)
     on_postgres, in_memory_journeys = Journeys(app, 0), Journeys(in_memory, 1)
-    function = psycopg.connect(url, autocommit=True)
     save = app.recorder._append_statement(one=True, keyed=False, flush=False)  # noqa: SLF001
     digest = EventChain.digest
 
@@ -98,23 +106,17 @@ def measure(url: str, rounds: int, operations: int) -> list[Variant]:
         Variant("ceiling: in memory + raw INSERT", ceiling, (raw_pid,), [], [], []),
         Variant("command on PostgreSQL", lambda _: on_postgres.run_one(), (), [], [], []),
     ]
-    try:
-        for variant in variants:  # warm: prepared statements, caches
-            for i in range(min(operations, 500)):
-                variant.run(i)
-        # The application's pool may hold more than one connection, and hands them out in
-        # turn: its backends are all the database's others.
-        variants[-1].backend_pids = tuple(pid for (pid,) in raw.execute(
-            "SELECT pid FROM pg_catalog.pg_stat_activity WHERE datname = pg_catalog.current_database() "
-            "AND pid NOT IN (%s, %s) AND backend_type = 'client backend'", (raw_pid, function_pid)))
-        for _ in range(rounds):
-            for variant in variants:
-                _round(variant, operations)
-    finally:
-        app.close()
-        in_memory.close()
-        raw.close()
-        function.close()
+    for variant in variants:  # warm: prepared statements, caches
+        for i in range(min(operations, 500)):
+            variant.run(i)
+    # The application's pool may hold more than one connection, and hands them out in turn:
+    # its backends are all the database's others.
+    variants[-1].backend_pids = tuple(pid for (pid,) in raw.execute(
+        "SELECT pid FROM pg_catalog.pg_stat_activity WHERE datname = pg_catalog.current_database() "
+        "AND pid NOT IN (%s, %s) AND backend_type = 'client backend'", (raw_pid, function_pid)))
+    for _ in range(rounds):
+        for variant in variants:
+            _round(variant, operations)
     return variants
 
 
