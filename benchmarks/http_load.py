@@ -72,17 +72,23 @@ class Client:
         self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + payload)
         await self.writer.drain()
         status = int((await self.reader.readline()).split()[1])
-        length = 0
+        length, closing = 0, False
         while (line := await self.reader.readline()) not in (b"\r\n", b""):
             name, _, value = line.decode("latin-1").partition(":")
             if name.lower() == "content-length":
                 length = int(value)
-        return status, await self.reader.readexactly(length)
+            elif name.lower() == "connection":
+                closing = "close" in value.lower()
+        answer = await self.reader.readexactly(length)
+        if closing:  # the server asks for a new connection: the next request opens one
+            await self.close()
+        return status, answer
 
     async def close(self) -> None:
         if self.writer is not None:
-            self.writer.close()
-            await self.writer.wait_closed()
+            writer, self.reader, self.writer = self.writer, None, None
+            writer.close()
+            await writer.wait_closed()
 
 
 async def overdue(spec: dict[str, Any]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from infrastructure.cli_cases import read_models, service
 from infrastructure.cli_output import print_json, print_table
 from infrastructure.database import connect_or_start
 from infrastructure.http import create_api
+from infrastructure.http.middleware import ConnectionShares, KeepAliveLimit
 from infrastructure.logging import bind_process, configure_logging
 from infrastructure.migrations import migrate as migrate_database
 from infrastructure.scheduler import DailyDeadlineJob
@@ -142,11 +143,12 @@ def serve(args: argparse.Namespace) -> int:
         if settings.database_url is None:
             migrate_database(database.url)
         shared = settings.model_copy(update={"database_url": database.url})
+        shares = ConnectionShares(workers)  # before forking: the workers share its memory
         with listening_socket(args.host, args.port) as sock:
             _announce(args.host, args.port, database.url, database.embedded is not None, workers)
             gc.freeze()  # what the workers inherit stays shared: the collector won't touch it
             return Workers(workers, lambda index: _serve(
-                shared, args.host, args.port, sock=sock, worker=index)).run()
+                shared, args.host, args.port, sock=sock, worker=index, shares=shares)).run()
 
 
 def _announce(host: str, port: int, url: str, embedded: bool, workers: int) -> None:
@@ -161,9 +163,10 @@ def _announce(host: str, port: int, url: str, embedded: bool, workers: int) -> N
 
 
 def _serve(settings: Settings, host: str, port: int, *, sock: socket.socket | None = None,
-           worker: int | None = None) -> int:
+           worker: int | None = None, shares: ConnectionShares | None = None) -> int:
     """One process of the service. ``worker``: its index among ``--workers`` (``sock`` is
-    then the shared listening socket, already bound); only worker 0 runs the deadline job."""
+    then the shared listening socket, already bound, and ``shares`` the workers' counts of
+    connections); only worker 0 runs the deadline job."""
     svc = bootstrap(settings, migrate_first=settings.database_url is None)
     if worker is not None:
         bind_process(worker=worker)  # on every line, from every thread of this worker
@@ -186,9 +189,15 @@ def _serve(settings: Settings, host: str, port: int, *, sock: socket.socket | No
                              secure_cookies=settings.secure_cookies, sessions=sessions)
         if worker is None:
             _announce(host, port, svc.database.url, svc.database.embedded is not None, 1)
-        config = uvicorn.Config(DatabaseGateMiddleware(with_web_pages(api, web), gate=gate),
-                                host=host, port=port, log_config=None, access_log=False)
-        uvicorn.Server(config).run(sockets=None if sock is None else [sock])
+        over_share = None
+        if shares is not None and worker is not None:
+            def over_share() -> bool:  # this worker's open connections, against the others'
+                return shares.over_share(worker, len(server.server_state.connections))
+        app = KeepAliveLimit(DatabaseGateMiddleware(with_web_pages(api, web), gate=gate),
+                             max_requests=settings.keepalive_requests, over_share=over_share)
+        config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
+        server = uvicorn.Server(config)
+        server.run(sockets=None if sock is None else [sock])
     finally:
         gate.stop()
         if job is not None:

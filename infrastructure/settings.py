@@ -178,6 +178,11 @@ class Settings(BaseModel, frozen=True):
     # Seconds `pqasso serve` trusts a live API token it has looked up before looking it up
     # again; a revocation made elsewhere takes effect within this time. 0: every request.
     token_cache_seconds: float = Field(default=2.0, ge=0, le=60, alias="PQASSO_TOKEN_CACHE_SECONDS")
+    # Requests one keep-alive connection may carry before the client is asked to reconnect
+    # (`Connection: close`), as nginx's keepalive_requests; 0: no limit. (With several
+    # workers, one holding more than its share of the connections also asks clients to
+    # reconnect: infrastructure/http/middleware.py, KeepAliveLimit.)
+    keepalive_requests: int = Field(default=1000, ge=0, le=1_000_000, alias="PQASSO_KEEPALIVE_REQUESTS")
     # Encrypt stored events (AES-GCM, the eventsourcing library's cipher): base64 of a 16, 24
     # or 32-byte key. Never logged or echoed. See docs/reliability.md, "Personal data".
     cipher_key: CipherKey | None = Field(default=None, alias="PQASSO_CIPHER_KEY", repr=False)

@@ -6,9 +6,13 @@ structlog's context variables reach the endpoint.
 
 from __future__ import annotations
 
+import ctypes
+import multiprocessing
 import re
 import time
 import uuid
+from collections import OrderedDict
+from collections.abc import Callable
 
 import structlog
 from starlette.datastructures import Headers
@@ -133,3 +137,68 @@ def _is_json(content_type: str) -> bool:
     return media_type == "application/json" or (
         media_type.startswith("application/") and media_type.endswith("+json")
     )
+
+
+class KeepAliveLimit:
+    """Asks a client to reconnect (``Connection: close`` on a response) when its keep-alive
+    connection has carried ``max_requests`` requests (nginx's ``keepalive_requests``), or,
+    with several workers, when this one holds more than its share of the connections.
+
+    ``pqasso serve --workers N`` processes share one listening socket, and a connection stays
+    with the process that accepted it. Clients that keep their connections (a proxy's, a load
+    balancer's, a script's) can so end up mostly on one process, which then runs at the limit
+    of its core while the others idle: 530–650 commands/s instead of 750–900 in a third of the
+    benchmark's runs (BENCHMARKS.md, "HTTP commands"). ``over_share()`` says whether this
+    process holds more than its share (``ConnectionShares``); then each connection that has
+    carried ``shed_after`` requests is asked to reconnect, and lands on whichever process
+    accepts it first, until the shares even out. A connection is known by its client address
+    and port; at most ``remember`` of them are counted, the least recently seen forgotten
+    first. ``max_requests`` 0: no limit per connection.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_requests: int, over_share: Callable[[], bool] | None = None,
+                 shed_after: int = 10, remember: int = 10_000) -> None:
+        self.app, self.max_requests, self.over_share = app, max_requests, over_share
+        self.shed_after, self.remember = shed_after, remember
+        self._served: OrderedDict[tuple[str, int], int] = OrderedDict()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = scope.get("client")
+        if scope["type"] != "http" or client is None:
+            await self.app(scope, receive, send)
+            return
+        connection = (client[0], client[1])
+        served = self._served.pop(connection, 0) + 1
+        if not self._closing(served):
+            self._served[connection] = served
+            if len(self._served) > self.remember:
+                self._served.popitem(last=False)
+            await self.app(scope, receive, send)
+            return
+
+        async def send_closing(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"connection", b"close")]
+            await send(message)
+
+        await self.app(scope, receive, send_closing)
+
+    def _closing(self, served: int) -> bool:
+        if self.max_requests and served >= self.max_requests:
+            return True
+        return self.over_share is not None and served >= self.shed_after and self.over_share()
+
+
+class ConnectionShares:
+    """How many connections each of ``workers`` processes holds, in memory they share: made by
+    the parent before it forks them (``pqasso serve --workers``), written by each worker."""
+
+    def __init__(self, workers: int, *, slack: int = 1) -> None:
+        self.slack = slack
+        self._held = multiprocessing.RawArray(ctypes.c_int, workers)
+
+    def over_share(self, worker: int, holding: int) -> bool:
+        """Record that ``worker`` holds ``holding`` connections; True if that is more than the
+        average of all workers by over ``slack``."""
+        self._held[worker] = holding
+        return holding > sum(self._held) / len(self._held) + self.slack
