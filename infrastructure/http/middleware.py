@@ -147,8 +147,8 @@ class KeepAliveLimit:
     ``pqasso serve --workers N`` processes share one listening socket, and a connection stays
     with the process that accepted it. Clients that keep their connections (a proxy's, a load
     balancer's, a script's) can so end up mostly on one process, which then runs at the limit
-    of its core while the others idle: 530–650 commands/s instead of 750–900 in a third of the
-    benchmark's runs (BENCHMARKS.md, "HTTP commands"). ``over_share()`` says whether this
+    of its core while the others idle: 530–650 commands/s instead of 690–900 in 5 of 12 runs
+    of the benchmark's closed loop (BENCHMARKS.md, "HTTP commands"). ``over_share()`` says whether this
     process holds more than its share (``ConnectionShares``); then each connection that has
     carried ``shed_after`` requests is asked to reconnect, and lands on whichever process
     accepts it first, until the shares even out. A connection is known by its client address

@@ -15,7 +15,7 @@ def test_after_connection_close_the_next_request_opens_a_new_connection() -> Non
         async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             nonlocal connections
             connections += 1
-            while (line := await reader.readline()) not in (b"\r\n", b""):
+            while await reader.readline() not in (b"\r\n", b""):
                 pass  # the request line and headers; GET: no body
             body = f"connection {connections}".encode()
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
