@@ -191,6 +191,8 @@ def _serve(settings: Settings, host: str, port: int, *, sock: socket.socket | No
             _announce(host, port, svc.database.url, svc.database.embedded is not None, 1)
         over_share = None
         if shares is not None and worker is not None:
+            shares.started(worker)
+
             def over_share() -> bool:  # this worker's open connections, against the others'
                 return shares.over_share(worker, len(server.server_state.connections))
         app = KeepAliveLimit(DatabaseGateMiddleware(with_web_pages(api, web), gate=gate),

@@ -197,6 +197,10 @@ class ConnectionShares:
         self.slack = slack
         self._held = multiprocessing.RawArray(ctypes.c_int, workers)
 
+    def started(self, worker: int) -> None:
+        """``worker`` (re)starts with no connection: what a worker before it held is forgotten."""
+        self._held[worker] = 0
+
     def over_share(self, worker: int, holding: int) -> bool:
         """Record that ``worker`` holds ``holding`` connections; True if that is more than the
         average of all workers by over ``slack``."""

@@ -104,3 +104,12 @@ def test_the_shares_are_seen_by_every_forked_worker() -> None:
     assert child.exitcode == 0
     assert shares.over_share(0, 20) is False  # with worker 1's 30: average 25 (alone: 10)
     assert shares.over_share(0, 33) is True  # average 31.5, plus the slack: 32.5
+
+
+def test_a_restarted_worker_starts_with_no_connections_counted() -> None:
+    shares = ConnectionShares(2, slack=1)
+    shares.over_share(1, 30)  # a worker that then died, holding 30
+
+    shares.started(1)  # its replacement
+
+    assert shares.over_share(0, 10) is True  # average 5, plus the slack: 6
