@@ -26,16 +26,17 @@ import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import psycopg
 from eventsourcing.persistence import StoredEvent
 
 from application.cases import QualityMarkCases
-from benchmarks.journeys import Journeys, stored_payloads
+from benchmarks.journeys import Journeys, in_memory_cases, stored_payloads
 from benchmarks.reads import bench_env
 from benchmarks.run import fresh_database, postgres_server
-from benchmarks.writers import RAW_DDL, RAW_INSERT
+from benchmarks.writers import RAW_DDL, insert_raw
 from infrastructure.audit_chain import EventChain
 from infrastructure.logging import configure_logging
 
@@ -73,15 +74,13 @@ def _measure(url: str, rounds: int, operations: int, resources: ExitStack) -> li
     function = resources.enter_context(psycopg.connect(url, autocommit=True))
     app = QualityMarkCases(env=bench_env(url))
     resources.callback(app.close)
-    in_memory = QualityMarkCases(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    in_memory = in_memory_cases()
     resources.callback(in_memory.close)
     on_postgres, in_memory_journeys = Journeys(app, 0), Journeys(in_memory, 1)
     save = app.recorder._append_statement(one=True, keyed=False, flush=False)  # noqa: SLF001
     digest = EventChain.digest
 
-    def raw_insert(i: int) -> None:
-        topic, state = payloads[i % len(payloads)]
-        raw.execute(RAW_INSERT, (uuid.uuid4(), topic, state), prepare=True)
+    raw_insert = partial(insert_raw, raw, payloads)
 
     case_ids = [uuid.uuid4()]
 

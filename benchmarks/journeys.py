@@ -52,10 +52,15 @@ class Journeys:
                 yield
 
 
+def in_memory_cases() -> QualityMarkCases:
+    """The application with the library's in-memory recorder: its Python without PostgreSQL."""
+    return QualityMarkCases(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+
+
 def stored_payloads() -> list[tuple[str, bytes]]:
     """(topic, state) of one journey's events as the service stores them: the rows the raw
     INSERT baseline writes, so that it writes rows of the same sizes."""
-    app = QualityMarkCases(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    app = in_memory_cases()
     journeys = Journeys(app, 0)
     for _ in range(COMMANDS_PER_JOURNEY):
         journeys.run_one()

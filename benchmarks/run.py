@@ -36,11 +36,11 @@ from benchmarks.config import FULL, QUICK, SIZES, Sizes
 from benchmarks.dataset import build
 from benchmarks.service import Served, make_tokens
 from infrastructure.bootstrap import application_env
-from infrastructure.database import create_database, drop_database
+from infrastructure.database import temporary_database
 from infrastructure.embedded_postgres import EmbeddedPostgres
 from infrastructure.logging import configure_logging
 from infrastructure.migrations import migrate
-from infrastructure.settings import redact, replace_dbname
+from infrastructure.settings import redact
 from projections.runner import ProjectionSupervisor
 
 MACHINE_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -74,14 +74,9 @@ def postgres_server(admin_url: str | None, echo: Echo) -> Iterator[str]:
 @contextmanager
 def fresh_database(admin_url: str, keep: bool = False) -> Iterator[str]:
     name = f"pqasso_bench_{os.getpid()}_{secrets.token_hex(3)}"
-    create_database(admin_url, name)
-    try:
-        url = replace_dbname(admin_url, name)
+    with temporary_database(admin_url, name, keep=keep) as url:
         migrate(url)
         yield url
-    finally:
-        if not keep:
-            drop_database(admin_url, name)
 
 
 def run_all(url: str, sizes: Sizes, workdir: Path, echo: Echo) -> dict[str, float]:

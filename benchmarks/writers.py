@@ -42,17 +42,24 @@ RAW_INSERT = (f"INSERT INTO {RAW_TABLE} (originator_id, originator_version, topi
               "VALUES (%s, 1, %s, %s)")
 
 
+def insert_raw(conn: psycopg.Connection[Any], payloads: list[tuple[str, bytes]], i: int) -> None:
+    """The baseline's ``i``-th INSERT: the topic and state of one of the journey's stored
+    events, under a new case id."""
+    topic, state = payloads[i % len(payloads)]
+    conn.execute(RAW_INSERT, (uuid.uuid4(), topic, state), prepare=True)
+
+
 def _writer(url: str, index: int, conn: Connection) -> None:
     """A writer process: runs rounds until told to stop (None)."""
     from application.cases import QualityMarkCases
-    from benchmarks.journeys import Journeys, stored_payloads
+    from benchmarks.journeys import Journeys, in_memory_cases, stored_payloads
     from benchmarks.reads import bench_env
     from infrastructure.logging import configure_logging
 
     configure_logging("json", "WARNING")
     app = QualityMarkCases(env=bench_env(url))
     journeys = Journeys(app, index)
-    in_memory = Journeys(QualityMarkCases(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}), index)
+    in_memory = Journeys(in_memory_cases(), index)
     payloads = stored_payloads()
     raw = psycopg.connect(url, autocommit=True)
     conn.send("ready")
@@ -62,14 +69,12 @@ def _writer(url: str, index: int, conn: Connection) -> None:
         end, done = time.perf_counter() + seconds, 0
         if mode == "raw":
             while time.perf_counter() < end:
-                topic, state = payloads[done % len(payloads)]
-                raw.execute(RAW_INSERT, (uuid.uuid4(), topic, state), prepare=True)
+                insert_raw(raw, payloads, done)
                 done += 1
         elif mode == "ceiling":
             while time.perf_counter() < end:
                 in_memory.run_one()
-                topic, state = payloads[done % len(payloads)]
-                raw.execute(RAW_INSERT, (uuid.uuid4(), topic, state), prepare=True)
+                insert_raw(raw, payloads, done)
                 done += 1
         else:
             while time.perf_counter() < end:

@@ -22,11 +22,11 @@ from infrastructure.cli_cases import read_models, service
 from infrastructure.cli_output import print_json, print_table
 from infrastructure.database import connect_or_start
 from infrastructure.http import create_api
-from infrastructure.http.middleware import ConnectionShares, KeepAliveLimit
+from infrastructure.http.middleware import KeepAliveLimit
 from infrastructure.logging import bind_process, configure_logging
 from infrastructure.migrations import migrate as migrate_database
 from infrastructure.scheduler import DailyDeadlineJob
-from infrastructure.serve_workers import Workers, listening_socket
+from infrastructure.serve_workers import ConnectionShares, Workers, listening_socket
 from infrastructure.settings import Settings, redact
 from infrastructure.tokens import TokenStore
 from infrastructure.web import create_web_app, with_web_pages

@@ -7,6 +7,8 @@ and a handle to ``close()`` on shutdown.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -15,7 +17,7 @@ import structlog
 from psycopg import sql
 
 from infrastructure.embedded_postgres import EmbeddedPostgres
-from infrastructure.settings import Settings, redact
+from infrastructure.settings import Settings, redact, replace_dbname
 
 log = structlog.get_logger(__name__)
 
@@ -92,3 +94,15 @@ def drop_database(admin_url: str, name: str) -> None:
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
     log.info("database_dropped", dbname=name, server=redact(admin_url))
+
+
+@contextmanager
+def temporary_database(admin_url: str, name: str, *, keep: bool = False) -> Iterator[str]:
+    """The URL of a new database ``name`` on the server of ``admin_url``, dropped when the
+    block ends, however it ends (unless ``keep``)."""
+    create_database(admin_url, name)
+    try:
+        yield replace_dbname(admin_url, name)
+    finally:
+        if not keep:
+            drop_database(admin_url, name)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import multiprocessing
 import os
 import signal
 import socket
@@ -50,6 +51,25 @@ def listening_socket(host: str, port: int) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+class ConnectionShares:
+    """How many connections each of ``workers`` processes holds, in memory they share: made by
+    the parent before it forks them (``pqasso serve --workers``), written by each worker."""
+
+    def __init__(self, workers: int, *, slack: int = 1) -> None:
+        self.slack = slack
+        self._held = multiprocessing.RawArray(ctypes.c_int, workers)
+
+    def started(self, worker: int) -> None:
+        """``worker`` (re)starts with no connection: what a worker before it held is forgotten."""
+        self._held[worker] = 0
+
+    def over_share(self, worker: int, holding: int) -> bool:
+        """Record that ``worker`` holds ``holding`` connections; True if that is more than the
+        average of all workers by over ``slack``."""
+        self._held[worker] = holding
+        return holding > sum(self._held) / len(self._held) + self.slack
 
 
 class Workers:

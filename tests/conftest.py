@@ -9,9 +9,8 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from infrastructure.database import create_database, drop_database
+from infrastructure.database import temporary_database
 from infrastructure.embedded_postgres import temporary
-from infrastructure.settings import replace_dbname
 
 MACHINE_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -48,9 +47,5 @@ def database_url(postgres_server_url: str) -> Iterator[str]:
 
     The pid and random suffix keep concurrent runs (and xdist workers) on one server apart.
     """
-    name = f"pqasso_test_{os.getpid()}_{secrets.token_hex(4)}"
-    create_database(postgres_server_url, name)
-    try:
-        yield replace_dbname(postgres_server_url, name)
-    finally:
-        drop_database(postgres_server_url, name)
+    with temporary_database(postgres_server_url, f"pqasso_test_{os.getpid()}_{secrets.token_hex(4)}") as url:
+        yield url

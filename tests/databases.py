@@ -6,20 +6,14 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from infrastructure.database import create_database, drop_database
+from infrastructure.database import temporary_database
 from infrastructure.migrations import migrate
-from infrastructure.settings import replace_dbname
 
 
 @contextmanager
 def migrated_database(server_url: str, prefix: str) -> Iterator[str]:
     """The URL of a new database ``<prefix>_<random hex>`` on ``server_url``, migrated; it is
     dropped when the block ends, however it ends."""
-    name = f"{prefix}_{secrets.token_hex(4)}"
-    create_database(server_url, name)
-    try:
-        url = replace_dbname(server_url, name)
+    with temporary_database(server_url, f"{prefix}_{secrets.token_hex(4)}") as url:
         migrate(url)
         yield url
-    finally:
-        drop_database(server_url, name)

@@ -6,8 +6,6 @@ structlog's context variables reach the endpoint.
 
 from __future__ import annotations
 
-import ctypes
-import multiprocessing
 import re
 import time
 import uuid
@@ -148,10 +146,10 @@ class KeepAliveLimit:
     with the process that accepted it. Clients that keep their connections (a proxy's, a load
     balancer's, a script's) can so end up mostly on one process, which then runs at the limit
     of its core while the others idle: 530–650 commands/s instead of 690–900 in 5 of 12 runs
-    of the benchmark's closed loop (BENCHMARKS.md, "HTTP commands"). ``over_share()`` says whether this
-    process holds more than its share (``ConnectionShares``); then each connection that has
-    carried ``shed_after`` requests is asked to reconnect, and lands on whichever process
-    accepts it first, until the shares even out. A connection is known by its client address
+    of the benchmark's closed loop (BENCHMARKS.md, "HTTP commands"). ``over_share()`` says
+    whether this process holds more than its share (``serve_workers.ConnectionShares``); then
+    each connection that has carried ``shed_after`` requests is asked to reconnect, and lands
+    on whichever process accepts it first, until the shares even out. A connection is known by its client address
     and port; at most ``remember`` of them are counted, the least recently seen forgotten
     first. ``max_requests`` 0: no limit per connection.
     """
@@ -188,21 +186,3 @@ class KeepAliveLimit:
             return True
         return self.over_share is not None and served >= self.shed_after and self.over_share()
 
-
-class ConnectionShares:
-    """How many connections each of ``workers`` processes holds, in memory they share: made by
-    the parent before it forks them (``pqasso serve --workers``), written by each worker."""
-
-    def __init__(self, workers: int, *, slack: int = 1) -> None:
-        self.slack = slack
-        self._held = multiprocessing.RawArray(ctypes.c_int, workers)
-
-    def started(self, worker: int) -> None:
-        """``worker`` (re)starts with no connection: what a worker before it held is forgotten."""
-        self._held[worker] = 0
-
-    def over_share(self, worker: int, holding: int) -> bool:
-        """Record that ``worker`` holds ``holding`` connections; True if that is more than the
-        average of all workers by over ``slack``."""
-        self._held[worker] = holding
-        return holding > sum(self._held) / len(self._held) + self.slack

@@ -11,7 +11,8 @@ from typing import Any
 
 from starlette.types import Message, Receive, Scope, Send
 
-from infrastructure.http.middleware import ConnectionShares, KeepAliveLimit
+from infrastructure.http.middleware import KeepAliveLimit
+from infrastructure.serve_workers import ConnectionShares
 
 
 async def answer_ok(scope: Scope, receive: Receive, send: Send) -> None:
