@@ -11,6 +11,7 @@ from fastapi.openapi.utils import get_openapi
 
 from application.cases import QualityMarkCases
 from infrastructure.http.auth import PUBLIC_PATHS, AuthenticationMiddleware
+from infrastructure.http.command_fast_path import CommandFastPath
 from infrastructure.http.errors import install_error_handlers
 from infrastructure.http.middleware import BodyGuardMiddleware, RequestContextMiddleware
 from infrastructure.http.ports import (
@@ -40,6 +41,7 @@ def create_api(
     upcoming: UpcomingQueries | None = None,
     clock: Callable[[], date] = date.today,
     max_body_bytes: int = 1_000_000,
+    fast_commands: bool = True,
 ) -> FastAPI:
     """Build the HTTP API. ``upcoming`` defaults to ``overdue`` when that also answers
     ``upcoming(day, days)`` (as the deadline view does); ``clock`` gives "today" (for the domain's date checks and default days)."""
@@ -49,7 +51,10 @@ def create_api(
     install_error_handlers(app)
     app.include_router(command_routes(cases, clock))
     app.include_router(query_routes(cases, overdue, upcoming, health, clock))
-    # The last added runs first: request id and access log, then size and type, then the token.
+    # The last added runs first: request id and access log, then size and type, then the
+    # token, then (well-formed commands) the fast path.
+    if fast_commands:
+        app.add_middleware(CommandFastPath, cases=cases, clock=clock, handlers=app.exception_handlers)
     app.add_middleware(AuthenticationMiddleware, tokens=tokens)
     app.add_middleware(BodyGuardMiddleware, max_body_bytes=max_body_bytes)
     app.add_middleware(RequestContextMiddleware)

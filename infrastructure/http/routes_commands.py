@@ -16,7 +16,7 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.responses import JSONResponse
@@ -54,14 +54,20 @@ async def request_guard(
         examples=["7d1c8b1e-plan-2009-05-01"],
     )] = None,
 ) -> Guard:
-    # sha256 of method, path and the body as canonical JSON (sorted keys, no spaces), so
-    # a client re-serialising the same body differently still counts as a repeat.
     raw = await request.body()  # already read (and size-checked) by FastAPI
-    body = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":"), ensure_ascii=False) if raw else ""
+    return Guard(idempotency_key, request_hash(request.method, request.url.path,
+                                               json.loads(raw) if raw else _NO_BODY))
+
+
+_NO_BODY = object()
+
+
+def request_hash(method: str, path: str, body: Any) -> str:
+    """sha256 of method, path and the body (parsed JSON) as canonical JSON (sorted keys, no
+    spaces), so a client re-serialising the same body differently still counts as a repeat."""
+    text = "" if body is _NO_BODY else json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     # surrogatepass: a lone surrogate ("\ud800" in JSON) must reach validation (422), not fail here.
-    digest = hashlib.sha256(f"{request.method}\n{request.url.path}\n{body}".encode(
-        "utf-8", "surrogatepass")).hexdigest()
-    return Guard(idempotency_key, digest)
+    return hashlib.sha256(f"{method}\n{path}\n{text}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def command_routes(cases: QualityMarkCases, clock: Callable[[], date]) -> APIRouter:
@@ -71,7 +77,7 @@ def command_routes(cases: QualityMarkCases, clock: Callable[[], date]) -> APIRou
 
     async def run(command: c.CaseCommand, who: Caller, guard: Guard, body: b.CommandBody) -> JSONResponse:
         ctx = c.CommandContext(who.actor, clock(), body.expected_version, guard.key, guard.request_hash)
-        return _answer(await run_in_threadpool(cases.execute, command, ctx))
+        return answer(await run_in_threadpool(cases.execute, command, ctx))
 
     @router.post(
         "/cases", status_code=201, response_model=CommandAnswer, summary="Site visit held: open a case",
@@ -87,7 +93,7 @@ def command_routes(cases: QualityMarkCases, clock: Callable[[], date]) -> APIRou
         check_allowed(who.actor, Action.OPEN_CASE, command)
         ctx = c.CommandContext(who.actor, clock(), None, guard.key, guard.request_hash)
         result = await run_in_threadpool(cases.open_case, command, ctx)
-        return _answer(result, status_code=201, headers={"Location": f"/cases/{result.case_id}"})
+        return answer(result, status_code=201, headers={"Location": f"/cases/{result.case_id}"})
 
     for path, action, body_type, summary in CASE_COMMANDS:
         _add_case_command(router, cases, run, path, action, body_type, summary, refusals)
@@ -147,7 +153,7 @@ def _add_case_command(
     )
 
 
-def _answer(result: CommandResult, status_code: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
+def answer(result: CommandResult, status_code: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
     """``CommandAnswer`` as JSON (built here: FastAPI does not re-validate a ready response)."""
     headers = dict(headers or {})
     if result.replayed:
