@@ -14,6 +14,7 @@ from datetime import date
 from typing import Any
 
 import pytest
+import structlog
 from fastapi.testclient import TestClient
 
 from application.cases import QualityMarkCases
@@ -240,3 +241,20 @@ def test_a_repeat_is_a_repeat_whichever_way_each_came():
     again = fast.post("reviewer-1", "/cases/{a}/plan/approval", ex.APPROVAL, headers={"Idempotency-Key": "ok"})
     assert first[0] == again[0] == 200 and again[1].get("idempotent-replayed") == "true"
     assert len(fast.events()) == 3
+
+
+def test_the_command_runs_with_the_request_s_log_context(monkeypatch):
+    """Its log lines (``command_recorded``...) carry the request id and the principal, as
+    they do when the route runs it."""
+    service = Service(fast=True)
+    seen = []
+    recorded = service.cases.open_case
+
+    def open_case(*args):
+        seen.append(structlog.contextvars.get_contextvars())
+        return recorded(*args)
+
+    monkeypatch.setattr(service.cases, "open_case", open_case)
+    status, _, _ = service.post("ces-admin-1", "/cases", ex.OPEN_CASE, headers={"X-Request-ID": "req-7"})
+    assert status == 201
+    assert seen == [{"request_id": "req-7", "principal": "ces-admin-1", "role": "admin"}]
