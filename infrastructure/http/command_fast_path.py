@@ -4,14 +4,15 @@ Every command is a route of the FastAPI application (``routes_commands``): that 
 OpenAPI description, its validation errors and every unusual request are answered. Under
 load, though, FastAPI's work around a command (routing through every route, solving the
 endpoint's dependencies, its exception and exit-stack middlewares, parsing the body once
-for validation and again for the idempotency hash) cost the service as much CPU as the
-command itself (BENCHMARKS.md, "HTTP commands"). This middleware sits where FastAPI's
-router would be reached, after authentication, and takes only the requests it can answer
-exactly as the route would:
+for validation and again for the idempotency hash) was about a fifth of a worker's CPU per
+command (BENCHMARKS.md, "HTTP commands"). This middleware sits where FastAPI's router would
+be reached, after authentication, and takes only the requests it can answer exactly as the
+route would:
 
 * ``POST /cases`` and ``POST /cases/{case_id}/<command>`` (``CASE_COMMANDS``), at the root;
-* the same checks in the same order: the role, the case (404 if unknown) and whether it is
-  the caller's, then the ``Idempotency-Key`` header and the body;
+* the same checks in the same order: the body parsed as JSON (FastAPI reads it before any
+  dependency), the role, the case (404 if unknown) and whether it is the caller's, then the
+  ``Idempotency-Key`` header and the body's model;
 * a body that is JSON and valid for the route's model, and a well-formed key. Anything else
   goes on to FastAPI with the body it sent, so a 422 is FastAPI's own, field for field;
 * an exception after that (a refusal of the process, a version conflict, an unreachable
