@@ -143,10 +143,19 @@ def may_command_case(cases: QualityMarkCases, action: Action) -> Callable[..., A
 
     async def dependency(request: Request, case_id: str = CaseIdPath) -> Caller:
         actor = caller(request)
-        check_role(actor, action)
-        known = parse_case_id(case_id)
-        case = cases.cached_case(known) or await run_in_threadpool(cases.get_case, known)
-        check_allowed(actor, action, case)
-        return Caller(actor, case)
+        return Caller(actor, await case_to_command(cases, actor, action, case_id))
 
     return dependency
+
+
+async def case_to_command(
+    cases: QualityMarkCases, actor: Actor, action: Action, case_id: str,
+    in_thread: Callable[..., Awaitable[Case]] = run_in_threadpool,
+) -> Case:
+    """``may_command_case``'s checks: the role, then the case (as this process last saw it,
+    else loaded in a worker thread) and whether it is the caller's to act on."""
+    check_role(actor, action)
+    known = parse_case_id(case_id)
+    case = cases.cached_case(known) or await in_thread(cases.get_case, known)
+    check_allowed(actor, action, case)
+    return case

@@ -18,9 +18,9 @@ route would:
 * an exception after that (a refusal of the process, a version conflict, an unreachable
   database) is answered by the application's own handler for it (``errors.py``).
 
-Each step calls the same functions the route's dependencies call (``check_role``,
-``check_allowed``, ``request_hash``); ``tests/unit/test_http_fast_path.py`` compares
-the two ways answer for answer.
+Each step is the route's own code (``check_role``, ``auth.case_to_command``,
+``request_hash``, ``opened``, ``executed``), with the thread hop passed in;
+``tests/unit/test_http_fast_path.py`` compares the two ways answer for answer.
 """
 
 from __future__ import annotations
@@ -40,13 +40,19 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from application import commands as c
-from application.authorization import Action, check_allowed, check_role
+from application.authorization import Action, check_role
 from application.cases import QualityMarkCases
 from domain.case import Case
 from domain.participants import Actor
 from infrastructure.http import bodies as b
-from infrastructure.http.auth import parse_case_id
-from infrastructure.http.routes_commands import CASE_COMMANDS, KEY_PATTERN, answer, request_hash
+from infrastructure.http.auth import case_to_command
+from infrastructure.http.routes_commands import (
+    CASE_COMMANDS,
+    KEY_PATTERN,
+    executed,
+    opened,
+    request_hash,
+)
 
 _KEY = re.compile(KEY_PATTERN)  # used with fullmatch, as pydantic's pattern is
 _PREFIX = "/cases/"
@@ -108,25 +114,19 @@ class CommandFastPath:
     async def _allowed(self, actor: Actor, action: Action, case_part: str | None) -> Case | None:
         """The route's dependency (``may`` or ``may_command_case``): the role, then the case
         (None when opening one) and whether it is the caller's to act on."""
-        check_role(actor, action)
         if case_part is None:
+            check_role(actor, action)
             return None
-        case_id = parse_case_id(case_part)
-        case = self.cases.cached_case(case_id) or await self._in_thread(self.cases.get_case, case_id)
-        check_allowed(actor, action, case)
-        return case
+        return await case_to_command(self.cases, actor, action, case_part, self._in_thread)
 
     async def _run(self, actor: Actor, case: Case | None, body: Any, key: str | None,
                    request: str) -> Response:
         """The route's endpoint: the command, and its answer."""
         if case is None:
-            opening = body.command()
-            check_allowed(actor, Action.OPEN_CASE, opening)
-            ctx = c.CommandContext(actor, self.clock(), None, key, request)
-            result = await self._in_thread(self.cases.open_case, opening, ctx)
-            return answer(result, status_code=201, headers={"Location": f"/cases/{result.case_id}"})
-        ctx = c.CommandContext(actor, self.clock(), body.expected_version, key, request)
-        return answer(await self._in_thread(self.cases.execute, body.command(case.id), ctx))
+            return await opened(self.cases, body, c.CommandContext(
+                actor, self.clock(), None, key, request), self._in_thread)
+        return await executed(self.cases, body.command(case.id), c.CommandContext(
+            actor, self.clock(), body.expected_version, key, request), self._in_thread)
 
     async def _in_thread(self, func: Callable[..., Any], *args: Any) -> Any:
         """``func(*args)`` in a worker thread, with this request's context variables (the log

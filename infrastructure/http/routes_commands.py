@@ -76,8 +76,8 @@ def command_routes(cases: QualityMarkCases, clock: Callable[[], date]) -> APIRou
     refusals = error_responses(401, 403, 404, 409, 413, 415, 422)
 
     async def run(command: c.CaseCommand, who: Caller, guard: Guard, body: b.CommandBody) -> JSONResponse:
-        ctx = c.CommandContext(who.actor, clock(), body.expected_version, guard.key, guard.request_hash)
-        return answer(await run_in_threadpool(cases.execute, command, ctx))
+        return await executed(cases, command, c.CommandContext(
+            who.actor, clock(), body.expected_version, guard.key, guard.request_hash))
 
     @router.post(
         "/cases", status_code=201, response_model=CommandAnswer, summary="Site visit held: open a case",
@@ -89,11 +89,8 @@ def command_routes(cases: QualityMarkCases, clock: Callable[[], date]) -> APIRou
         guard: Annotated[Guard, Depends(request_guard)],
     ) -> JSONResponse:
         """Admin, or a lead reviewer naming themselves as the case's lead reviewer."""
-        command = body.command()
-        check_allowed(who.actor, Action.OPEN_CASE, command)
-        ctx = c.CommandContext(who.actor, clock(), None, guard.key, guard.request_hash)
-        result = await run_in_threadpool(cases.open_case, command, ctx)
-        return answer(result, status_code=201, headers={"Location": f"/cases/{result.case_id}"})
+        return await opened(cases, body, c.CommandContext(
+            who.actor, clock(), None, guard.key, guard.request_hash))
 
     for path, action, body_type, summary in CASE_COMMANDS:
         _add_case_command(router, cases, run, path, action, body_type, summary, refusals)
@@ -151,6 +148,26 @@ def _add_case_command(
         path, endpoint, methods=["POST"], response_model=CommandAnswer, summary=summary,
         responses=responses, operation_id=action.value, response_description=ANSWERED,
     )
+
+
+InThread = Callable[..., Awaitable[Any]]  # runs a blocking call in a worker thread
+
+
+async def opened(cases: QualityMarkCases, body: b.OpenCaseIn, ctx: c.CommandContext,
+                 in_thread: InThread = run_in_threadpool) -> JSONResponse:
+    """What ``POST /cases`` does once its caller may open cases: the case opened (if this
+    caller may open this one), and the answer."""
+    command = body.command()
+    check_allowed(ctx.actor, Action.OPEN_CASE, command)
+    result = await in_thread(cases.open_case, command, ctx)
+    return answer(result, status_code=201, headers={"Location": f"/cases/{result.case_id}"})
+
+
+async def executed(cases: QualityMarkCases, command: c.CaseCommand, ctx: c.CommandContext,
+                   in_thread: InThread = run_in_threadpool) -> JSONResponse:
+    """What a command route does once its caller may act on the case: the command, and
+    the answer."""
+    return answer(await in_thread(cases.execute, command, ctx))
 
 
 def answer(result: CommandResult, status_code: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
