@@ -96,6 +96,7 @@ class PostgresAuditView(PostgresReadModel, AuditView):
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
         table = self.events_table = self.table("events")
+        self.primary_key(table, "notification_id")
         self.sql_create_statements.append(SQL(
             "CREATE TABLE IF NOT EXISTS {} (notification_id bigint PRIMARY KEY, case_id uuid "
             "NOT NULL, version integer NOT NULL, event_type text NOT NULL, actor_principal text, "

@@ -44,6 +44,16 @@ EventWithTracking = tuple[Any, Tracking]
 
 
 @dataclass(frozen=True)
+class Index:
+    """An index of a read model's table that a rebuild by the tables' owner drops with the
+    rows and builds again once they are in (bulk.py): a secondary index, or the primary key."""
+
+    name: Table  # (schema, index name); a primary key's index is named after its constraint
+    create: Composed
+    drop: Composed
+
+
+@dataclass(frozen=True)
 class PreparedBatch:
     """Rows ready to be written, and the position they take the read model to."""
 
@@ -112,7 +122,7 @@ class PostgresReadModel(PostgresTrackingRecorder):
         self.name = tracking_table_name.removesuffix("_tracking")
         self.position: int | None = None
         self.tables: list[Table] = []  # emptied by reset()
-        self.indexes: list[tuple[Table, Composed]] = []  # secondary: (name, CREATE statement)
+        self.indexes: list[Index] = []  # secondary indexes and primary keys (bulk.py)
 
     def table(self, suffix: str) -> Table:
         """Name, check and register one of this read model's tables in the datastore schema."""
@@ -127,8 +137,24 @@ class PostgresReadModel(PostgresTrackingRecorder):
         and builds it again once the rows are in (bulk.py), which is several times faster
         than keeping it up row by row."""
         self.check_identifier_length(name)
-        self.indexes.append(((self.datastore.schema, name), statement))
+        table = (self.datastore.schema, name)
+        self.indexes.append(Index(table, statement,
+                                  SQL("DROP INDEX IF EXISTS {}").format(qualified(table))))
         self.sql_create_statements.append(statement)
+
+    def primary_key(self, table: Table, *columns: str) -> None:
+        """Declare the primary key that ``table``'s CREATE TABLE gives it (PostgreSQL names
+        it ``<table>_pkey``). A rebuild by the tables' owner drops it too and adds it once
+        the rows are in: one sorted build instead of an index insertion per row, at random
+        places for the audit's notification ids (PostgreSQL's "Populating a Database")."""
+        constraint = f"{table[1]}_pkey"
+        self.check_identifier_length(constraint)
+        self.indexes.append(Index(
+            (table[0], constraint),
+            SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({})").format(
+                qualified(table), Identifier(constraint), SQL(", ").join(map(Identifier, columns))),
+            SQL("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}").format(
+                qualified(table), Identifier(constraint))))
 
     def apply_batch(self, events_with_tracking: Sequence[EventWithTracking]) -> None:
         if events_with_tracking:
@@ -216,9 +242,11 @@ class PostgresReadModel(PostgresTrackingRecorder):
             self._restore_indexes(curs)
 
     def _restore_indexes(self, curs: Cursor[DictRow]) -> None:
-        """Create the secondary indexes an interrupted rebuild may have dropped (if this
-        role may: only the tables' owner can; otherwise the next rebuild or migration will)."""
-        for (schema, name), statement in self.indexes:
+        """Create the indexes and primary keys an interrupted rebuild may have dropped (if
+        this role may: only the tables' owner can; otherwise the next rebuild or migration
+        will). The tables are empty or hold nothing twice: a primary key can be added."""
+        for index in self.indexes:
+            schema, name = index.name
             curs.execute("SELECT to_regclass(format('%%I.%%I', %s::text, %s::text)) AS i",
                          (schema, name))
             row = curs.fetchone()
@@ -226,7 +254,7 @@ class PostgresReadModel(PostgresTrackingRecorder):
                 continue
             try:
                 with curs.connection.transaction():  # a savepoint
-                    curs.execute(statement)
+                    curs.execute(index.create)
             except psycopg.errors.InsufficientPrivilege:
                 log.warning("projection_index_missing", projection=self.name, index=name,
                             reason="dropped by an interrupted rebuild; only the owner can create it")

@@ -12,8 +12,10 @@ page that touches it. A rebuild starts from empty tables, which allows a much ch
   COPY (``_load``): no upserts, no rows written twice, no dead rows.
 * **Decoded once, quickly.** ``EventDecoder`` gives the mapper's domain events in about
   two thirds of the time (or is the mapper itself when events are encrypted or compressed).
-* **Indexes after.** If this role owns the tables, the secondary indexes are dropped with
-  the rows and built again, on every core, once the rows are in.
+* **Indexes after.** If this role owns the tables, the secondary indexes and the primary
+  keys are dropped with the rows and built again, on every core, once the rows are in: a
+  sorted build each, instead of an index insertion per row (for the audit's primary key at a
+  random place, since rows come in case order).
 * **One transaction per worker; positions last.** While it runs, the rebuild holds every
   read model's writer lock (the advisory lock ``base.PostgresReadModel._lock`` takes) as
   a session lock, so no other worker writes meanwhile; it empties the tables and forgets
@@ -123,8 +125,8 @@ class _WriterLocks:
         self.conn.close()  # ends the session: the locks go with it
 
     def reset(self) -> tuple[int, int]:
-        """Empty every table, forget the positions, and drop the secondary indexes if this
-        role owns the tables (``finish`` builds them again); return the store's head and how
+        """Empty every table, forget the positions, and drop the indexes (secondary and
+        primary keys) if this role owns the tables (``finish`` builds them again); return the store's head and how
         many events there are up to it."""
         with self.conn.transaction(), self.conn.cursor() as curs:
             for view in self.views:
@@ -132,8 +134,8 @@ class _WriterLocks:
             self.rebuilding_indexes = self._owns_indexed_tables(curs)
             if self.rebuilding_indexes:
                 for view in self.views:
-                    for index, _ in view.indexes:
-                        curs.execute(SQL("DROP INDEX IF EXISTS {}").format(qualified(index)))
+                    for index in view.indexes:
+                        curs.execute(index.drop)
             curs.execute(SQL("SELECT max(notification_id) AS head, count(*) AS events "
                              "FROM {}").format(self.events))
             row = curs.fetchone()
@@ -147,8 +149,7 @@ class _WriterLocks:
                 view.truncate(curs)
             if self.rebuilding_indexes:
                 for view in self.views:
-                    for _, statement in view.indexes:
-                        curs.execute(statement)
+                    view._restore_indexes(curs)  # those not built again yet
 
     def _owns_indexed_tables(self, curs: Any) -> bool:
         tables = [f"{schema}.{name}" for view in self.views if view.indexes
@@ -163,8 +164,8 @@ class _WriterLocks:
         other writers out), then ANALYZE the tables, as after any bulk load. The index builds
         and the ANALYZEs run on every core, each on a connection of its own."""
         if self.rebuilding_indexes:
-            _in_parallel(self.kwargs, [statement for view in self.views
-                                       for _, statement in view.indexes])
+            _in_parallel(self.kwargs, [index.create for view in self.views
+                                       for index in view.indexes])
         with self.conn.transaction(), self.conn.cursor() as curs:
             for view in self.views:
                 stored = view._max_tracking_id(APPLICATION_NAME, curs)

@@ -50,6 +50,7 @@ class PostgresChainHeadsView(PostgresReadModel, ChainHeadsView):
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
         self.heads_table = self.table("heads")
+        self.primary_key(self.heads_table, "case_id")
         self.hashes = Identifier(self.datastore.schema,
                                  event_hashes_table_name(f"{APPLICATION_NAME.lower()}_events"))
         self.sql_create_statements.append(SQL(

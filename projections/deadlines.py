@@ -137,6 +137,8 @@ class PostgresDeadlinesView(PostgresReadModel, DeadlinesView):
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
         self.cases, self.obligations = self.table("cases"), self.table("obligations")
+        self.primary_key(self.cases, "case_id")
+        self.primary_key(self.obligations, "case_id", "seq")
         cases, obligations, name = qualified(self.cases), qualified(self.obligations), self.obligations[1]
         self.sql_create_statements += [
             # Room on each page, so the frequent status updates are HOT (no index writes).

@@ -143,6 +143,8 @@ class PostgresReportingView(PostgresReadModel, ReportingView):
         super().__init__(datastore, **kwargs)
         self.tables = [(ddl.SCHEMA, name) for name in ddl.TABLES]
         self.cases, self.indicators = self.tables
+        self.primary_key(self.cases, "case_id")
+        self.primary_key(self.indicators, "case_id", "indicator")
         deadlines = Identifier(self.datastore.schema, f"{DeadlinesProjection.name}_obligations")
         self.sql_create_statements += [*ddl.table_statements(), *ddl.view_statements(deadlines)]
 

@@ -28,7 +28,11 @@ TABLES = {**READ_MODEL_TABLES,
           "chain_heads": "SELECT * FROM chain_heads ORDER BY case_id",
           "chain_position": "SELECT notification_id FROM chain_tracking "
                             "WHERE application_name = 'cases'"}
-INDEXES = "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1"
+# Every index of the read models' schemas, primary keys included, as PostgreSQL defines it.
+INDEXES = ("SELECT schemaname, indexname, indexdef FROM pg_indexes "
+           "WHERE schemaname IN ('public', 'reporting') ORDER BY 1, 2")
+PRIMARY_KEYS = ("SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
+                "FROM pg_constraint WHERE contype = 'p' ORDER BY 1")
 
 
 @pytest.fixture(scope="module")
@@ -59,13 +63,14 @@ def one_by_one(history):
 
 @pytest.mark.parametrize("workers", [1, 2, 3])
 def test_a_partitioned_rebuild_makes_the_rows_of_the_live_path(history, one_by_one, workers):
-    indexes = history.execute(INDEXES)
+    indexes, keys = history.execute(INDEXES), history.execute(PRIMARY_KEYS)
     with ProjectionSupervisor(history.env, rebuild_workers=workers) as supervisor:
         head = supervisor.app.recorder.max_notification_id()
         assert supervisor.rebuild() == len(supervisor.followers) * head
         assert all(s.lag == 0 for s in supervisor.status())
     assert dump(history) == one_by_one
     assert history.execute(INDEXES) == indexes  # dropped and built again
+    assert history.execute(PRIMARY_KEYS) == keys
 
 
 def test_a_chunk_per_case_makes_the_same_rows(history, one_by_one, monkeypatch):
@@ -77,7 +82,7 @@ def test_a_chunk_per_case_makes_the_same_rows(history, one_by_one, monkeypatch):
 
 def test_a_failed_rebuild_leaves_empty_tables_with_their_indexes_and_a_rerun_works(
         history, one_by_one, monkeypatch):
-    indexes = history.execute(INDEXES)
+    indexes, keys = history.execute(INDEXES), history.execute(PRIMARY_KEYS)
     with ProjectionSupervisor(history.env, rebuild_workers=1) as supervisor:
         deadlines = supervisor.view("deadlines")
         monkeypatch.setattr(type(deadlines), "_load", lambda self, curs, rows: 1 / 0)
@@ -85,17 +90,40 @@ def test_a_failed_rebuild_leaves_empty_tables_with_their_indexes_and_a_rerun_wor
             supervisor.rebuild()
         assert history.execute("SELECT count(*) FROM audit_events") == [(0,)]
         assert history.execute(INDEXES) == indexes
+        assert history.execute(PRIMARY_KEYS) == keys
         assert all(f.view.sync_position() is None for f in supervisor.followers)
         monkeypatch.undo()
         supervisor.rebuild()
     assert dump(history) == one_by_one
 
 
+def test_a_rebuild_failing_among_its_index_builds_leaves_every_index_and_primary_key(
+        history, one_by_one, monkeypatch):
+    indexes, keys = history.execute(INDEXES), history.execute(PRIMARY_KEYS)
+    build = bulk._in_parallel
+
+    def half_then_fail(kwargs, statements):
+        build(kwargs, statements[: len(statements) // 2])  # some built again, some not
+        raise RuntimeError("the server went away")
+
+    with ProjectionSupervisor(history.env, rebuild_workers=1) as supervisor:
+        monkeypatch.setattr(bulk, "_in_parallel", half_then_fail)
+        with pytest.raises(RuntimeError, match="went away"):
+            supervisor.rebuild()
+        assert history.execute("SELECT count(*) FROM audit_events") == [(0,)]
+        assert history.execute(INDEXES) == indexes
+        assert history.execute(PRIMARY_KEYS) == keys
+        monkeypatch.undo()
+        supervisor.rebuild()
+    assert dump(history) == one_by_one
+
+
 def test_rows_an_interrupted_rebuild_left_are_cleared_before_catching_up(history, one_by_one):
+    indexes, keys = history.execute(INDEXES), history.execute(PRIMARY_KEYS)
     with ProjectionSupervisor(history.env) as supervisor:
         views = {f.name: f.view for f in supervisor.followers}
         # What a killed rebuild leaves: one partition's rows committed, no positions, and
-        # the secondary indexes dropped.
+        # the secondary indexes and primary keys dropped.
         with bulk._WriterLocks(views, bulk.events_table(supervisor.app)) as locks:
             head, _ = locks.reset()
             assert locks.rebuilding_indexes
@@ -103,9 +131,11 @@ def test_rows_an_interrupted_rebuild_left_are_cleared_before_catching_up(history
                                bulk.UUID(int=1 << 127), head)
         assert history.execute("SELECT count(*) FROM audit_events")[0][0] > 0
         assert history.execute("SELECT to_regclass('audit_events_case_idx')") == [(None,)]
+        assert history.execute("SELECT to_regclass('reporting.unmet_indicators_pkey')") == [(None,)]
         supervisor.catch_up()
     assert dump(history) == one_by_one
-    assert history.execute("SELECT to_regclass('audit_events_case_idx')") != [(None,)]
+    assert history.execute(INDEXES) == indexes
+    assert history.execute(PRIMARY_KEYS) == keys
 
 
 def test_other_writers_wait_for_a_rebuild_and_then_find_the_position_moved(postgres_server_url):
