@@ -243,8 +243,9 @@ class PostgresReadModel(PostgresTrackingRecorder):
 
     def _restore_indexes(self, curs: Cursor[DictRow]) -> None:
         """Create the indexes and primary keys an interrupted rebuild may have dropped (if
-        this role may: only the tables' owner can; otherwise the next rebuild or migration
-        will). The tables are empty or hold nothing twice: a primary key can be added."""
+        this role may: only the tables' owner can, and did drop them; otherwise the owner's
+        next rebuild, ``pqasso projections rebuild``, will). The tables are empty or hold
+        nothing twice: a primary key can be added."""
         for index in self.indexes:
             schema, name = index.name
             curs.execute("SELECT to_regclass(format('%%I.%%I', %s::text, %s::text)) AS i",
