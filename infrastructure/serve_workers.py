@@ -3,10 +3,11 @@
 One Python process runs on one core at a time (the GIL): `pqasso serve` tops out near one
 core of CPU. With ``N`` workers, this process binds the port, then forks the workers,
 which inherit the socket (the kernel hands each new connection to one of them) and each
-run the whole service: its own pools, aggregate cache and projection supervisor (one of
-them leads each read model, ``projections/leadership.py``; the others stand by and take
-over if it dies). What must be shared is in PostgreSQL: events, read models, API tokens and
-the pages' sessions. Only worker 0 runs the daily deadline job.
+run the whole HTTP service with its own pools and aggregate cache; and one more process,
+the projector, which keeps the read models up to date (``cli_service._project``: the HTTP
+workers only read them, so none spends its requests' time on the projections). What must
+be shared is in PostgreSQL: events, read models, API tokens and the pages' sessions. Only
+worker 0 runs the daily deadline job.
 
 This process (the parent) imports everything but opens no connection and starts no thread
 before forking, so the workers start clean and share its memory pages until they change

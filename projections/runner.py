@@ -147,6 +147,12 @@ class ProjectionSupervisor:
         self._thread = threading.Thread(target=self._run, name="projection-follower", daemon=True)
         self._thread.start()
 
+    def stand_by(self) -> None:
+        """Follow nothing from here: another process does (the projector of ``pqasso serve
+        --workers``). ``status()``, ``wait_until_caught_up()`` and the views still work."""
+        for follower in self.followers:
+            follower.state = "standby"
+
     def stop(self) -> None:
         """Stop following; release leadership and the session."""
         self._stopping.set()

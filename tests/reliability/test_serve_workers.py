@@ -6,7 +6,8 @@ answered it. What must hold: both answer; a case taken through its life by comma
 on either worker (each with its own aggregate cache) is recorded and shown at its latest
 version; a web session started on one worker is known to the other; a killed worker is
 replaced while the other goes on answering; SIGTERM stops them all; the deadline job runs
-in one worker only.
+in one worker only; the read models are kept by one more process, the projector (worker
+index 2), never by an HTTP worker, and a killed projector is replaced and catches up.
 """
 
 from __future__ import annotations
@@ -29,10 +30,17 @@ from tests.reliability.support import ADMIN, OPEN_CASE, REVIEWER, STEPS, Server,
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 WORKERS = 2
+PROJECTOR = WORKERS  # the index of the process after the HTTP workers
 
 
 def start(db, tmp_path: Path, **env: str) -> Server:
     return Server(db.service_url, tmp_path / "serve.log", PQASSO_WORKERS=str(WORKERS), **env).start()
+
+
+def start_with_admin(db, tmp_path: Path) -> tuple[Server, dict[str, str]]:
+    """The service started, and the headers of an admin's requests."""
+    token = issue_token(db.url, "admin", ADMIN)
+    return start(db, tmp_path), {"Authorization": f"Bearer {token}"}
 
 
 def log_lines(server: Server) -> list[dict[str, Any]]:
@@ -86,7 +94,10 @@ def test_both_workers_answer(migrated_database, tmp_path) -> None:
             if seen == set(range(WORKERS)):
                 break
         assert seen == set(range(WORKERS))
-        assert len(children(server.process.pid)) == WORKERS
+        assert len(children(server.process.pid)) == WORKERS + 1  # and the projector
+        leading = {line.get("worker") for line in log_lines(server)
+                   if line.get("event") == "projection_leading"}
+        assert leading == {PROJECTOR}, leading
     finally:
         server.stop()
 
@@ -184,17 +195,14 @@ def test_a_web_session_is_known_to_every_worker(migrated_database, tmp_path) -> 
 
 
 def test_a_killed_worker_is_replaced_and_sigterm_stops_everything(migrated_database, tmp_path) -> None:
-    db = migrated_database()
-    token = issue_token(db.url, "admin", ADMIN)
-    auth = {"Authorization": f"Bearer {token}"}
-    server = start(db, tmp_path)
+    server, auth = start_with_admin(migrated_database(), tmp_path)
     parent = server.process
     try:
         opened, _ = fresh(server, "POST", "/cases", json=OPEN_CASE, headers=auth)
         assert opened.status_code == 201, opened.text
         case_path = f"/cases/{opened.json()['case_id']}"
         deadline = time.monotonic() + 30
-        while len(children(parent.pid)) < WORKERS:  # the log says which pid is which
+        while len(children(parent.pid)) < WORKERS + 1:  # the log says which pid is which
             assert time.monotonic() < deadline
             time.sleep(0.05)
         pids = {line["pid"]: line["worker"] for line in log_lines(server)
@@ -202,8 +210,8 @@ def test_a_killed_worker_is_replaced_and_sigterm_stops_everything(migrated_datab
         before = children(parent.pid)
         assert before <= set(pids)
 
-        # When one worker is killed with SIGKILL
-        victim = min(before)
+        # When one HTTP worker is killed with SIGKILL
+        victim = min(pid for pid in before if pids[pid] != PROJECTOR)
         index = pids[victim]
         os.kill(victim, signal.SIGKILL)
         killed_at = time.monotonic()
@@ -226,7 +234,7 @@ def test_a_killed_worker_is_replaced_and_sigterm_stops_everything(migrated_datab
             time.sleep(0.05)
         assert answered_by_new, f"no new worker answered (new pids: {replaced})"
         assert not alive(victim)
-        assert len(children(parent.pid)) == WORKERS
+        assert len(children(parent.pid)) == WORKERS + 1
         exited = [line for line in log_lines(server) if line.get("event") == "serve_worker_exited"]
         assert [(line["pid"], line["worker"], line["exit_code"]) for line in exited] == [
             (victim, index, -signal.SIGKILL)]
@@ -264,3 +272,38 @@ def test_the_deadline_job_runs_in_one_worker_only(migrated_database, tmp_path) -
         assert len(job_runs()) == 1, job_runs()
     finally:
         server.stop()
+
+
+def test_a_killed_projector_is_replaced_and_the_read_models_catch_up(migrated_database, tmp_path) -> None:
+    server, auth = start_with_admin(migrated_database(), tmp_path)
+    parent = server.process
+
+    def projector() -> int | None:
+        started = {line["pid"]: line["worker"] for line in log_lines(server)
+                   if line.get("event") == "serve_worker_started"}
+        return next((pid for pid in children(parent.pid) if started.get(pid) == PROJECTOR), None)
+
+    def caught_up() -> bool:
+        health, _ = fresh(server, "GET", "/health")
+        return health.status_code == 200 and all(p["lag"] == 0 for p in health.json()["projections"])
+
+    try:
+        deadline = time.monotonic() + 30
+        while (first := projector()) is None:
+            assert time.monotonic() < deadline, server.logs()[-3000:]
+            time.sleep(0.05)
+
+        # When the projector is killed, and a case is opened meanwhile
+        os.kill(first, signal.SIGKILL)
+        opened, _ = fresh(server, "POST", "/cases", json=OPEN_CASE, headers=auth)
+        assert opened.status_code == 201, opened.text
+
+        # Then another takes its place, and every read model reaches the new event
+        deadline = time.monotonic() + 30
+        while projector() in (None, first) or not caught_up():
+            assert time.monotonic() < deadline, server.logs()[-3000:]
+            time.sleep(0.1)
+        assert not alive(first)
+    finally:
+        server.stop()
+    assert parent.returncode == 0, server.logs()[-3000:]
