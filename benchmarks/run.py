@@ -157,6 +157,8 @@ def _served(url: str, sizes: Sizes, workdir: Path, today: date, echo: Echo) -> d
              f"{sizes.http_seconds:.0f} s")
         most = _load(commands)
         echo(f"HTTP answers: {most['statuses']}")
+        backlog_s = served.wait_for_projections()
+        echo(f"the read models caught up with the closed loop {backlog_s:.1f} s after it")
         echo(f"commands over HTTP, open loop: {sizes.http_clients} clients offering "
              f"{sizes.http_rate:.0f}/s, {sizes.http_seconds:.0f} s")
         load = _load({**commands, "rate": sizes.http_rate})
@@ -172,6 +174,7 @@ def _served(url: str, sizes: Sizes, workdir: Path, today: date, echo: Echo) -> d
         "http_commands_per_s_32_clients": load["per_s"], "http_p50_ms_32_clients": load["p50_ms"],
         "http_p95_ms_32_clients": load["p95_ms"],
         "http_max_commands_per_s_32_clients": most["per_s"],
+        "http_projection_backlog_s_after_max": backlog_s,
         "http_p50_ms_at_max_32_clients": most["p50_ms"], "http_p95_ms_at_max_32_clients": most["p95_ms"],
         "http_errors": load["commands"] - load["ok"] + most["commands"] - most["ok"],
         "serve_peak_rss_mb": memory["peak"], "serve_summed_rss_mb": memory["summed_rss"],

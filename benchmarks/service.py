@@ -10,6 +10,7 @@ service costs the machine. Their summed resident size is kept too, for compariso
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -79,6 +80,22 @@ class Served:
             time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"pqasso serve did not answer /health within {timeout:.0f} s")
+
+    def wait_for_projections(self, timeout: float = 300.0) -> float:
+        """Wait until ``/health`` shows every read model at the event store's head; return
+        the seconds that took (a load phase starts from a caught-up service, not with the
+        last phase's backlog still being projected). Raises if ``timeout`` passes first."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            try:
+                with urllib.request.urlopen(self.url + "/health", timeout=5) as answer:  # noqa: S310
+                    projections = json.loads(answer.read())["projections"]
+                if all(p["lag"] == 0 for p in projections):
+                    return time.monotonic() - started
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"the read models did not catch up within {timeout:.0f} s")
 
     def peak_memory_mb(self) -> dict[str, float]:
         """The service's peak memory so far, in MiB (see the module's docstring): ``peak``

@@ -35,6 +35,7 @@ def test_the_benchmarks_run_end_to_end_on_tiny_sizes(fresh_migrated_url, tmp_pat
     assert results["cases_in_store"] >= SMOKE.min_cases
     assert results["overdue_answers_agree"] == 1.0  # read model and replay give one answer
     assert results["http_errors"] == 0
+    assert results["http_projection_backlog_s_after_max"] >= 0  # caught up before the open loop
     # The ceiling runs the same commands in memory and the baseline's INSERT: it must
     # actually have run (its events are those of the journey, and each costs a commit).
     assert 0 < results["append_ceiling_per_s"] < results["raw_insert_per_s"]
