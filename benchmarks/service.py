@@ -19,9 +19,10 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from infrastructure.tokens import TokenStore
 
@@ -66,36 +67,36 @@ class Served:
         return served
 
     def _wait_until_healthy(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"pqasso serve exited with status {self.process.returncode} "
-                                   f"(its log: {self.log.name})")
-            try:
-                with urllib.request.urlopen(self.url + "/health", timeout=2) as answer:  # noqa: S310
-                    if answer.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"pqasso serve did not answer /health within {timeout:.0f} s")
+        if self._poll_health(timeout, lambda _: True) is None:
+            self.stop()
+            raise RuntimeError(f"pqasso serve did not answer /health within {timeout:.0f} s")
 
     def wait_for_projections(self, timeout: float = 300.0) -> float:
         """Wait until ``/health`` shows every read model at the event store's head; return
         the seconds that took (a load phase starts from a caught-up service, not with the
         last phase's backlog still being projected). Raises if ``timeout`` passes first."""
+        waited = self._poll_health(timeout, lambda health: all(
+            p["lag"] == 0 for p in health["projections"]))
+        if waited is None:
+            raise RuntimeError(f"the read models did not catch up within {timeout:.0f} s")
+        return waited
+
+    def _poll_health(self, timeout: float, ready: Callable[[dict[str, Any]], bool]) -> float | None:
+        """Ask ``GET /health`` every 0.2 s until it answers 200 with what ``ready`` accepts;
+        the seconds that took, or None after ``timeout``. Raises if the service exited."""
         started = time.monotonic()
         while time.monotonic() - started < timeout:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"pqasso serve exited with status {self.process.returncode} "
+                                   f"(its log: {self.log.name})")
             try:
                 with urllib.request.urlopen(self.url + "/health", timeout=5) as answer:  # noqa: S310
-                    projections = json.loads(answer.read())["projections"]
-                if all(p["lag"] == 0 for p in projections):
-                    return time.monotonic() - started
+                    if answer.status == 200 and ready(json.loads(answer.read())):
+                        return time.monotonic() - started
             except OSError:
                 pass
             time.sleep(0.2)
-        raise RuntimeError(f"the read models did not catch up within {timeout:.0f} s")
+        return None
 
     def peak_memory_mb(self) -> dict[str, float]:
         """The service's peak memory so far, in MiB (see the module's docstring): ``peak``

@@ -9,7 +9,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 
@@ -18,7 +18,7 @@ import uvicorn
 
 from application.deadline_job import run_deadline_job
 from infrastructure.availability import DatabaseGate, DatabaseGateMiddleware, GatedHealth
-from infrastructure.bootstrap import bootstrap
+from infrastructure.bootstrap import Service, bootstrap
 from infrastructure.cli_cases import read_models, service
 from infrastructure.cli_output import print_json, print_table
 from infrastructure.database import connect_or_start
@@ -121,15 +121,22 @@ def projections_run(args: argparse.Namespace) -> int:
     """A worker: keep every read model up to date until SIGTERM or Ctrl-C."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with service() as svc, ProjectionSupervisor(svc.env) as supervisor:
-        supervisor.start()
-        log.info("projection_worker_started", projections=[s.name for s in supervisor.status()])
+    with service() as svc:
         try:
-            stop.wait()
+            _keep_projecting(svc, stop.wait)
         except KeyboardInterrupt:
             pass
         log.info("projection_worker_stopping")
     return 0
+
+
+def _keep_projecting(svc: Service, until: Callable[[], object]) -> None:
+    """Keep every read model of ``svc`` up to date until ``until()`` returns or raises
+    (``pqasso projections run``, and the projector of ``pqasso serve --workers``)."""
+    with ProjectionSupervisor(svc.env) as supervisor:
+        supervisor.start()
+        log.info("projection_worker_started", projections=[s.name for s in supervisor.status()])
+        until()
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -172,15 +179,17 @@ def _project(settings: Settings, worker: int) -> int:
     fifth was taken from the requests of the clients it holds, half of them."""
     svc = bootstrap(settings, migrate_first=False)
     bind_process(worker=worker, role="projector")
-    supervisor = ProjectionSupervisor(svc.env)
     try:
-        supervisor.start()
-        log.info("projection_worker_started", projections=[s.name for s in supervisor.status()])
-        while True:  # until SIGTERM (serve_workers: SystemExit, through the finally blocks)
-            time.sleep(3600)
+        _keep_projecting(svc, _until_stopped)
     finally:
-        supervisor.close()
         svc.close()
+
+
+def _until_stopped() -> None:
+    """Sleep until SIGTERM (in a worker, ``serve_workers`` makes it a SystemExit, which goes
+    through the callers' finally blocks)."""
+    while True:
+        time.sleep(3600)
 
 
 def _serve(settings: Settings, host: str, port: int, *, sock: socket.socket | None = None,

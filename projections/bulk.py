@@ -125,9 +125,9 @@ class _WriterLocks:
         self.conn.close()  # ends the session: the locks go with it
 
     def reset(self) -> tuple[int, int]:
-        """Empty every table, forget the positions, and drop the indexes (secondary and
-        primary keys) if this role owns the tables (``finish`` builds them again); return the store's head and how
-        many events there are up to it."""
+        """Empty every table, forget the positions, and drop the indexes (secondary, and
+        primary keys) if this role owns the tables (``finish`` builds them again); return the
+        store's head and how many events there are up to it."""
         with self.conn.transaction(), self.conn.cursor() as curs:
             for view in self.views:
                 view.truncate(curs)
