@@ -110,6 +110,8 @@ async def overdue(spec: dict[str, Any]) -> dict[str, Any]:
 async def commands(spec: dict[str, Any]) -> dict[str, Any]:
     tokens, state = spec["tokens"], {"done": 0, "stop": False}
     latencies: list[float] = []
+    trace: list[tuple[float, float, str, int]] = []  # (sent, latency, path, status), when asked
+    tracing = bool(spec.get("trace"))
     statuses: dict[int, int] = {}
     deadline = time.perf_counter() + spec["seconds"]
 
@@ -150,6 +152,8 @@ async def commands(spec: dict[str, Any]) -> dict[str, Any]:
         status, answer = await client.request(method, path, token, body, key=str(uuid.uuid4()))
         last_answer = time.perf_counter()
         latencies.append(last_answer - sent)
+        if tracing:
+            trace.append((sent - started, last_answer - sent, path.rsplit("/", 1)[-1], status))
         statuses[status] = statuses.get(status, 0) + 1
         state["done"] += 1
         if last_answer >= deadline or state["done"] >= spec["max_commands"]:
@@ -159,6 +163,9 @@ async def commands(spec: dict[str, Any]) -> dict[str, Any]:
     await asyncio.gather(*(run_client(index, me) for index, me in enumerate(clients)))
     elapsed = (last_answer if rate else time.perf_counter()) - started
     ok = sum(count for status, count in statuses.items() if 200 <= status < 300)
+    if tracing:
+        with open(spec["trace"], "w") as out:
+            json.dump({"started_unix": time.time() - (time.perf_counter() - started), "commands": trace}, out)
     return {"commands": len(latencies), "ok": ok, "seconds": elapsed, "per_s": ok / elapsed,
             "p50_ms": statistics.median(latencies) * 1000, "p95_ms": percentile(latencies, 95) * 1000,
             "statuses": {str(k): v for k, v in sorted(statuses.items())}}

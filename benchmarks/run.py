@@ -79,8 +79,10 @@ def fresh_database(admin_url: str, keep: bool = False) -> Iterator[str]:
         yield url
 
 
-def run_all(url: str, sizes: Sizes, workdir: Path, echo: Echo) -> dict[str, float]:
-    """Every benchmark on the (migrated, empty) database ``url``; returns the figures."""
+def run_all(url: str, sizes: Sizes, workdir: Path, echo: Echo, trace: Path | None = None) -> dict[str, float]:
+    """Every benchmark on the (migrated, empty) database ``url``; returns the figures. With
+    ``trace``, the HTTP loads write every command's send time, latency, path and status there
+    (``http_closed_loop.json``, ``http_open_loop.json``)."""
     results: dict[str, float] = {}
     today = date.today()
 
@@ -110,7 +112,7 @@ def run_all(url: str, sizes: Sizes, workdir: Path, echo: Echo) -> dict[str, floa
     echo("VACUUM ANALYZE, as autovacuum would have after a rebuild")
     results["vacuum_analyze_s"] = settle(url)
 
-    results.update(_served(url, sizes, workdir, today, echo))
+    results.update(_served(url, sizes, workdir, today, echo, trace))
     return results
 
 
@@ -136,7 +138,8 @@ def _store_size(url: str) -> dict[str, float]:
     return {"events_in_store": row[0], "cases_in_store": row[1]}
 
 
-def _served(url: str, sizes: Sizes, workdir: Path, today: date, echo: Echo) -> dict[str, float]:
+def _served(url: str, sizes: Sizes, workdir: Path, today: date, echo: Echo,
+            trace: Path | None) -> dict[str, float]:
     workers = sizes.serve_workers or os.cpu_count() or 1
     echo(f"starting pqasso serve --workers {workers} (one per core)")
     tokens = make_tokens(url, sizes.http_clients)
@@ -155,13 +158,14 @@ def _served(url: str, sizes: Sizes, workdir: Path, today: date, echo: Echo) -> d
                     "seconds": sizes.http_seconds, "max_commands": sizes.http_max_commands}
         echo(f"commands over HTTP, closed loop (saturation): {sizes.http_clients} clients, "
              f"{sizes.http_seconds:.0f} s")
-        most = _load(commands)
+        most = _load({**commands, "trace": str(trace / "http_closed_loop.json") if trace else None})
         echo(f"HTTP answers: {most['statuses']}")
         backlog_s = served.wait_for_projections()
         echo(f"the read models caught up with the closed loop {backlog_s:.1f} s after it")
         echo(f"commands over HTTP, open loop: {sizes.http_clients} clients offering "
              f"{sizes.http_rate:.0f}/s, {sizes.http_seconds:.0f} s")
-        load = _load({**commands, "rate": sizes.http_rate})
+        load = _load({**commands, "rate": sizes.http_rate,
+                      "trace": str(trace / "http_open_loop.json") if trace else None})
         echo(f"HTTP answers: {load['statuses']}")
         memory = served.peak_memory_mb()
     finally:
@@ -203,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--admin-url", help="a PostgreSQL URL to create the database on")
     parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the figures")
     parser.add_argument("--keep-database", action="store_true", help="do not drop it at the end")
+    parser.add_argument("--trace", type=Path, metavar="DIR",
+                        help="write every HTTP command's send time and latency to DIR")
     args = parser.parse_args(argv)
     sizes = SIZES[args.sizes] if args.sizes else QUICK if args.quick else FULL
     configure_logging("json", "WARNING")
@@ -218,7 +224,9 @@ def main(argv: list[str] | None = None) -> int:
             server = conn.execute("SHOW server_version_num").fetchone()
         echo(f"{sizes.name} run on {redact(admin_url)}")
         with fresh_database(admin_url, args.keep_database) as url:
-            results = run_all(url, sizes, Path(workdir), echo)
+            if args.trace:
+                args.trace.mkdir(parents=True, exist_ok=True)
+            results = run_all(url, sizes, Path(workdir), echo, args.trace)
     results.update(machine(), postgres_version_num=float(server[0]) if server else 0.0,
                    run_seconds=time.perf_counter() - started, run_started_unix=time.time() - (time.perf_counter() - started))
     report.write(results, args.output)
