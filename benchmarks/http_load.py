@@ -110,6 +110,7 @@ async def overdue(spec: dict[str, Any]) -> dict[str, Any]:
 async def commands(spec: dict[str, Any]) -> dict[str, Any]:
     tokens, state = spec["tokens"], {"done": 0, "stop": False}
     latencies: list[float] = []
+    by_second: dict[int, list[float]] = {}  # latencies by the second of the run they were sent in
     trace: list[tuple[float, float, str, int]] = []  # (sent, latency, path, status), when asked
     tracing = bool(spec.get("trace"))
     statuses: dict[int, int] = {}
@@ -152,6 +153,7 @@ async def commands(spec: dict[str, Any]) -> dict[str, Any]:
         status, answer = await client.request(method, path, token, body, key=str(uuid.uuid4()))
         last_answer = time.perf_counter()
         latencies.append(last_answer - sent)
+        by_second.setdefault(int(sent - started), []).append(last_answer - sent)
         if tracing:
             trace.append((sent - started, last_answer - sent, path.rsplit("/", 1)[-1], status))
         statuses[status] = statuses.get(status, 0) + 1
@@ -166,8 +168,11 @@ async def commands(spec: dict[str, Any]) -> dict[str, Any]:
     if tracing:
         with open(spec["trace"], "w") as out:
             json.dump({"started_unix": time.time() - (time.perf_counter() - started), "commands": trace}, out)
+    # A tail in short bursts, or spread over the run: the p95 of each whole second's commands.
+    seconds = [percentile(values, 95) * 1000 for values in by_second.values()]
     return {"commands": len(latencies), "ok": ok, "seconds": elapsed, "per_s": ok / elapsed,
             "p50_ms": statistics.median(latencies) * 1000, "p95_ms": percentile(latencies, 95) * 1000,
+            "worst_second_p95_ms": max(seconds), "seconds_p95_over_50_ms": sum(s > 50 for s in seconds),
             "statuses": {str(k): v for k, v in sorted(statuses.items())}}
 
 

@@ -39,6 +39,7 @@ ORDER = (
     "overdue_p50_ms_100k_cases", "overdue_p95_ms_100k_cases", "overdue_items",
     "overdue_by_replay_ms_100k_cases", "http_offered_per_s_32_clients",
     "http_commands_per_s_32_clients", "http_p50_ms_32_clients", "http_p95_ms_32_clients",
+    "http_p95_ms_worst_second_32_clients", "http_seconds_p95_over_50_ms_32_clients",
     "http_max_commands_per_s_32_clients", "http_p50_ms_at_max_32_clients",
     "http_p95_ms_at_max_32_clients", "http_errors", "serve_peak_rss_mb",
 )

@@ -85,6 +85,8 @@ def run_all(url: str, sizes: Sizes, workdir: Path, echo: Echo, trace: Path | Non
     (``http_closed_loop.json``, ``http_open_loop.json``)."""
     results: dict[str, float] = {}
     today = date.today()
+    if trace is not None:
+        trace.mkdir(parents=True, exist_ok=True)
 
     echo(f"appending: {sizes.rounds} rounds of raw INSERTs, one writer, four writers, the ceiling, four raw writers")
     results.update(writers.measure(url, sizes.rounds, sizes.round_seconds).figures())
@@ -177,6 +179,8 @@ def _served(url: str, sizes: Sizes, workdir: Path, today: date, echo: Echo,
         "http_offered_per_s_32_clients": sizes.http_rate,
         "http_commands_per_s_32_clients": load["per_s"], "http_p50_ms_32_clients": load["p50_ms"],
         "http_p95_ms_32_clients": load["p95_ms"],
+        "http_p95_ms_worst_second_32_clients": load["worst_second_p95_ms"],
+        "http_seconds_p95_over_50_ms_32_clients": load["seconds_p95_over_50_ms"],
         "http_max_commands_per_s_32_clients": most["per_s"],
         "http_projection_backlog_s_after_max": backlog_s,
         "http_p50_ms_at_max_32_clients": most["p50_ms"], "http_p95_ms_at_max_32_clients": most["p95_ms"],
@@ -224,8 +228,6 @@ def main(argv: list[str] | None = None) -> int:
             server = conn.execute("SHOW server_version_num").fetchone()
         echo(f"{sizes.name} run on {redact(admin_url)}")
         with fresh_database(admin_url, args.keep_database) as url:
-            if args.trace:
-                args.trace.mkdir(parents=True, exist_ok=True)
             results = run_all(url, sizes, Path(workdir), echo, args.trace)
     results.update(machine(), postgres_version_num=float(server[0]) if server else 0.0,
                    run_seconds=time.perf_counter() - started, run_started_unix=time.time() - (time.perf_counter() - started))

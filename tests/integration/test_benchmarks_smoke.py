@@ -27,7 +27,7 @@ REQUIRED = (
 
 
 def test_the_benchmarks_run_end_to_end_on_tiny_sizes(fresh_migrated_url, tmp_path) -> None:
-    results = run_all(fresh_migrated_url, SMOKE, tmp_path, echo=lambda _: None)
+    results = run_all(fresh_migrated_url, SMOKE, tmp_path, echo=lambda _: None, trace=tmp_path / "trace")
 
     assert set(REQUIRED) <= set(results)
     assert all(isinstance(v, int | float) and math.isfinite(v) for v in results.values())
@@ -41,6 +41,12 @@ def test_the_benchmarks_run_end_to_end_on_tiny_sizes(fresh_migrated_url, tmp_pat
     assert 0 < results["append_ceiling_per_s"] < results["raw_insert_per_s"]
     # The open-loop run sends on schedule: about its offered rate when the server keeps up.
     assert 0 < results["http_commands_per_s_32_clients"] <= 1.2 * results["http_offered_per_s_32_clients"]
+    # Each command of the HTTP loads traced: (seconds since the start, latency, path, status).
+    for loop in ("http_closed_loop", "http_open_loop"):
+        commands = json.loads((tmp_path / "trace" / f"{loop}.json").read_text())["commands"]
+        assert commands and all(latency > 0 and status in (200, 201) for _, latency, _, status in commands)
+    assert 0 < results["http_p95_ms_worst_second_32_clients"]
+    assert 0 <= results["http_seconds_p95_over_50_ms_32_clients"] <= SMOKE.http_seconds + 1
     report.write(results, tmp_path / "results.json")
     written = json.loads((tmp_path / "results.json").read_text())
     assert set(written) == set(results) and all(isinstance(v, int | float) for v in written.values())
