@@ -19,6 +19,10 @@ connection, so the generator spends little CPU per request (the server shares th
     server that falls behind shows it in the percentiles (no "coordinated omission": a
     client stuck waiting does not hide the requests it should have sent). ``per_s`` is the
     answered commands over the time from the first scheduled send to the last answer.
+  * Also the p95 of each whole second's commands: the worst (``worst_second_p95_ms``) and
+    how many seconds were over 50 ms, which tells a tail in bursts from one spread over the
+    run; with ``"trace": PATH``, every command's (send time, latency, path, status) is
+    written to PATH as JSON.
 """
 
 from __future__ import annotations
