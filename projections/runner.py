@@ -4,14 +4,15 @@ One thread (``projection-follower``) does it all. It LISTENs for the event store
 (projections/live.py) and, on each notification, applies every new event to every read
 model it leads in one pass: each page of notifications read and decoded once, one
 transaction per read model (``ReadModel.apply_batch``, guarded by position). Notifications
-that arrive meanwhile are coalesced: a pass starts at most once every ``batch_window``
-seconds (0.2), so under load each pass takes the dozens of events recorded since the last,
-and a command's effect still shows in the read models within about ``batch_window`` plus a
-pass. When the service is quiet the first notification starts a pass at once: the window
-delays only passes that follow one another. A pass has a fixed cost (a transaction, a
-position check and a dozen statements per read model: about 11 ms of CPU, the service's and
-PostgreSQL's, measured at 525 commands/s): five passes a second instead of twenty took the
-projector from ~570 to ~255 µs of CPU per event (BENCHMARKS.md, "HTTP commands").
+that arrive meanwhile are coalesced: after a pass the next starts no sooner than a window
+that grows with the last pass's events (``pass_window``: 0.05 s for a few, up to
+``batch_window``, 0.2 s, from ~40), so under load each pass takes the dozens of events
+recorded since the last, and a command's effect still shows in the read models within the
+window plus a pass. When the service is quiet the first notification starts a pass at once.
+A pass has a fixed cost (a transaction, a position check and a dozen statements per read
+model: about 11 ms of CPU, the service's and PostgreSQL's, measured at 525 commands/s):
+five passes a second instead of twenty took the projector from ~570 to ~255 µs of CPU per
+event (BENCHMARKS.md, "HTTP commands").
 
 Every ``watchdog_interval`` seconds the same thread also ticks: it takes or checks the
 leader locks (``leadership.py``), restarts read models whose back-off is over, and runs a
@@ -67,6 +68,18 @@ __all__ = ["ALL", "Follower", "ProjectionSpec", "ProjectionStatus", "ProjectionS
 log = structlog.get_logger(__name__)
 
 _WAKE_EVERY = 0.2  # the follow thread checks for stop() at least this often (seconds)
+# Between passes, at least this long (seconds), and this much longer for each event the last
+# pass applied, up to the supervisor's ``batch_window`` (see ``pass_window``).
+QUIET_WINDOW = 0.05
+WINDOW_PER_EVENT = 0.005
+
+
+def pass_window(last_pass_events: int, batch_window: float) -> float:
+    """How long after a pass the next one may start: the busier the last pass, the longer
+    (5 ms an event, from 0.05 s up to ``batch_window``). A command now and then is in the
+    read models within tens of milliseconds; above ~200 events a second the window grows
+    to its cap, and each pass's fixed cost is shared by more events (BENCHMARKS.md)."""
+    return min(batch_window, max(QUIET_WINDOW, WINDOW_PER_EVENT * last_pass_events))
 
 
 @dataclass(frozen=True)
@@ -133,6 +146,7 @@ class ProjectionSupervisor:
         self._lock = threading.RLock()  # one pass / catch-up / rebuild at a time
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._last_pass_events = 0  # what each read model took in the last pass (pass_window)
         self._next_tick, self._session_lost_at = 0.0, float("-inf")
 
     # ---- lifecycle -----------------------------------------------------------------------
@@ -263,7 +277,8 @@ class ProjectionSupervisor:
                     self._stopping.wait(max(0.0, timeout))
                 elif self.listener.wait(timeout):
                     # Let the events recorded meanwhile join this one: one pass for them all.
-                    self._stopping.wait(last_pass + self.batch_window - time.monotonic())
+                    window = pass_window(self._last_pass_events, self.batch_window)
+                    self._stopping.wait(last_pass + window - time.monotonic())
                     due = True
             except psycopg.Error as error:  # the session (LISTEN, leader locks) is lost
                 with self._lock:
@@ -298,8 +313,9 @@ class ProjectionSupervisor:
         if not following or self._stopping.is_set():
             return False
         try:
-            _, problems = apply_new_events(self.app, {f.name: f.view for f in following},
-                                           page_size=self.page_size, decode=self._decode)
+            applied, problems = apply_new_events(self.app, {f.name: f.view for f in following},
+                                                 page_size=self.page_size, decode=self._decode)
+            self._last_pass_events = applied // len(following)  # applied is summed over them
         except Exception as error:  # reading the events failed: every read model waits
             for follower in following:
                 self._fail(follower, error, now)
