@@ -113,10 +113,8 @@ async def overdue(spec: dict[str, Any]) -> dict[str, Any]:
 
 async def commands(spec: dict[str, Any]) -> dict[str, Any]:
     tokens, state = spec["tokens"], {"done": 0, "stop": False}
-    latencies: list[float] = []
-    by_second: dict[int, list[float]] = {}  # latencies by the second of the run they were sent in
-    trace: list[tuple[float, float, str, int]] = []  # (sent, latency, path, status), when asked
-    tracing = bool(spec.get("trace"))
+    # Every command's (seconds from the start to its sending, latency, path, status).
+    timings: list[tuple[float, float, str, int]] = []
     statuses: dict[int, int] = {}
     deadline = time.perf_counter() + spec["seconds"]
 
@@ -156,10 +154,7 @@ async def commands(spec: dict[str, Any]) -> dict[str, Any]:
         sent = due if rate else time.perf_counter()
         status, answer = await client.request(method, path, token, body, key=str(uuid.uuid4()))
         last_answer = time.perf_counter()
-        latencies.append(last_answer - sent)
-        by_second.setdefault(int(sent - started), []).append(last_answer - sent)
-        if tracing:
-            trace.append((sent - started, last_answer - sent, path.rsplit("/", 1)[-1], status))
+        timings.append((sent - started, last_answer - sent, path.rsplit("/", 1)[-1], status))
         statuses[status] = statuses.get(status, 0) + 1
         state["done"] += 1
         if last_answer >= deadline or state["done"] >= spec["max_commands"]:
@@ -169,10 +164,14 @@ async def commands(spec: dict[str, Any]) -> dict[str, Any]:
     await asyncio.gather(*(run_client(index, me) for index, me in enumerate(clients)))
     elapsed = (last_answer if rate else time.perf_counter()) - started
     ok = sum(count for status, count in statuses.items() if 200 <= status < 300)
-    if tracing:
+    if spec.get("trace"):
         with open(spec["trace"], "w") as out:
-            json.dump({"started_unix": time.time() - (time.perf_counter() - started), "commands": trace}, out)
+            json.dump({"started_unix": time.time() - (time.perf_counter() - started), "commands": timings}, out)
+    latencies = [latency for _, latency, _, _ in timings]
     # A tail in short bursts, or spread over the run: the p95 of each whole second's commands.
+    by_second: dict[int, list[float]] = {}
+    for sent, latency, _, _ in timings:
+        by_second.setdefault(int(sent), []).append(latency)
     seconds = [percentile(values, 95) * 1000 for values in by_second.values()]
     return {"commands": len(latencies), "ok": ok, "seconds": elapsed, "per_s": ok / elapsed,
             "p50_ms": statistics.median(latencies) * 1000, "p95_ms": percentile(latencies, 95) * 1000,
