@@ -19,7 +19,6 @@ The backend's CPU is read from ``/proc/<pid>/stat``, so only for a server on thi
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 import uuid
@@ -33,22 +32,14 @@ import psycopg
 from eventsourcing.persistence import StoredEvent
 
 from application.cases import QualityMarkCases
+from benchmarks import save_parts
 from benchmarks.journeys import Journeys, in_memory_cases, stored_payloads
+from benchmarks.measuring import aligned, backend_cpu_seconds
 from benchmarks.reads import bench_env
 from benchmarks.run import fresh_database, postgres_server
 from benchmarks.writers import RAW_DDL, insert_raw
 from infrastructure.audit_chain import EventChain
 from infrastructure.logging import configure_logging
-
-
-def backend_cpu_seconds(pid: int) -> float | None:
-    """User + system CPU of a process on this machine, or None if it cannot be read."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -146,10 +137,7 @@ def table(variants: list[Variant]) -> str:
         rows.append((v.name, f"{wall:.0f}", f"{median(v.client):.0f}",
                      f"{median(v.backend):.0f}" if v.backend else "n/a",
                      f"{1e6 / wall:,.0f}", f"{baseline / wall:.2f}"))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
-                               for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
-                     for row in rows)
+    return aligned(rows)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,10 +145,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--operations", type=int, default=3000, help="operations per variant per round")
     parser.add_argument("--admin-url", help="a PostgreSQL URL to create the database on")
+    parser.add_argument("--parts", action="store_true",
+                        help="instead: what each part of the save costs PostgreSQL (benchmarks/save_parts.py)")
     args: Any = parser.parse_args(argv)
     configure_logging("json", "WARNING")
     with postgres_server(args.admin_url, print) as admin_url, fresh_database(admin_url) as url:
-        print(table(measure(url, args.rounds, args.operations)))
+        if args.parts:
+            print(save_parts.table(save_parts.measure(url, args.rounds, args.operations)))
+        else:
+            print(table(measure(url, args.rounds, args.operations)))
     return 0
 
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 import math
 
+import psycopg
 import pytest
 
-from benchmarks import append_costs, report
+from benchmarks import append_costs, report, save_parts
 from benchmarks.config import SMOKE
 from benchmarks.run import run_all
 
@@ -62,3 +63,21 @@ def test_the_append_costs_table_measures_every_variant(fresh_migrated_url) -> No
     assert all(len(v.wall) == 1 and v.wall[0] > 0 and len(v.client) == 1 for v in variants)
     table = append_costs.table(variants)
     assert table.count("\n") == len(variants) and "vs raw" in table
+
+
+def test_the_save_parts_table_measures_each_part_and_the_recorders_save(fresh_migrated_url) -> None:
+    parts = save_parts.measure(fresh_migrated_url, rounds=1, operations=20)
+
+    assert [p.name for p in parts] == [
+        "raw INSERT (baseline)", "INSERT in PL/pgSQL", "+ hash-chain row", "+ lock_timeout",
+        "+ table lock", "+ NOTIFY", "+ all of them", "cases_insert_event (the recorder's save)"]
+    assert all(len(p.wall) == 1 and p.wall[0] > 0 for p in parts)
+    with psycopg.connect(fresh_migrated_url) as conn:
+        # Every variant saved real events (a case's in turn) and, where it has one, its chain row.
+        events, hashes = conn.execute(
+            "SELECT (SELECT count(*) FROM cases_events), (SELECT count(*) FROM cases_event_hashes)").fetchone()
+    warm_and_measured = 20 + 20  # per variant: the warm-up (at most 300) and the round
+    assert events == 7 * warm_and_measured
+    assert hashes == 3 * warm_and_measured  # the chain row alone, all of them, the recorder's save
+    table = save_parts.table(parts)
+    assert table.count("\n") == len(parts) and "backend vs INSERT" in table
