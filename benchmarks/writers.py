@@ -8,6 +8,8 @@ all of them, and the ratios are taken per round. The modes:
 
 - ``raw``: the baseline, one prepared INSERT (autocommit) of a stored event's topic and state;
 - ``app``: the benchmark's commands through ``QualityMarkCases`` on PostgreSQL;
+- ``bare``: the issue's starting point, a bare ``eventsourcing`` application saving one-event
+  aggregates with the library's own recorder (benchmarks/bare_library.py);
 - ``ceiling``: what this machine allows any Python application of ours: each command run by
   the same application with the library's in-memory recorder, then the raw INSERT of one row,
   in turn. Its ratio to ``raw`` is the most ``append_ratio_vs_raw_insert`` could be if a save
@@ -52,6 +54,7 @@ def insert_raw(conn: psycopg.Connection[Any], payloads: list[tuple[str, bytes]],
 def _writer(url: str, index: int, conn: Connection) -> None:
     """A writer process: runs rounds until told to stop (None)."""
     from application.cases import QualityMarkCases
+    from benchmarks.bare_library import BareSaves
     from benchmarks.journeys import Journeys, in_memory_cases, stored_payloads
     from benchmarks.reads import bench_env
     from infrastructure.logging import configure_logging
@@ -61,6 +64,7 @@ def _writer(url: str, index: int, conn: Connection) -> None:
     journeys = Journeys(app, index)
     in_memory = Journeys(in_memory_cases(), index)
     payloads = stored_payloads()
+    bare = BareSaves(url, [len(state) for _, state in payloads]) if index == 0 else None
     raw = psycopg.connect(url, autocommit=True)
     conn.send("ready")
     while (task := conn.recv()) is not None:
@@ -70,6 +74,11 @@ def _writer(url: str, index: int, conn: Connection) -> None:
         if mode == "raw":
             while time.perf_counter() < end:
                 insert_raw(raw, payloads, done)
+                done += 1
+        elif mode == "bare":
+            assert bare is not None, "only the first writer saves bare aggregates"
+            while time.perf_counter() < end:
+                bare.save_one()
                 done += 1
         elif mode == "ceiling":
             while time.perf_counter() < end:
@@ -84,6 +93,8 @@ def _writer(url: str, index: int, conn: Connection) -> None:
     raw.close()
     app.close()
     in_memory.app.close()
+    if bare is not None:
+        bare.close()
 
 
 class Writers:
@@ -129,6 +140,7 @@ class AppendFigures:
     four: list[float]
     ceiling: list[float]
     raw_four: list[float]
+    bare: list[float]
 
     def figures(self) -> dict[str, Any]:
         median = statistics.median
@@ -147,6 +159,9 @@ class AppendFigures:
             "append_share_of_ceiling": ratio(self.one, self.ceiling),
             "raw_insert_per_s_4_writers": median(self.raw_four),
             "raw_insert_speedup_4_writers": ratio(self.raw_four, self.raw),
+            "append_bare_library_per_s": median(self.bare),
+            "append_bare_library_ratio_vs_raw_insert": ratio(self.bare, self.raw),
+            "append_speedup_vs_bare_library": ratio(self.one, self.bare),
         }
 
 
@@ -156,13 +171,15 @@ def measure(url: str, rounds: int, seconds: float) -> AppendFigures:
         writers.rate("app", 4, min(seconds, 1.0))  # warm up: caches, prepared statements
         writers.rate("raw", 1, min(seconds, 0.5))
         writers.rate("ceiling", 1, min(seconds, 0.5))
-        raw, one, four, ceiling, raw_four = [], [], [], [], []
+        writers.rate("bare", 1, min(seconds, 0.5))
+        raw, one, four, ceiling, raw_four, bare = [], [], [], [], [], []
         for _ in range(rounds):
             raw.append(writers.rate("raw", 1, seconds))
             one.append(writers.rate("app", 1, seconds))
             four.append(writers.rate("app", 4, seconds))
             ceiling.append(writers.rate("ceiling", 1, seconds))
             raw_four.append(writers.rate("raw", 4, seconds))
-        return AppendFigures(raw, one, four, ceiling, raw_four)
+            bare.append(writers.rate("bare", 1, seconds))
+        return AppendFigures(raw, one, four, ceiling, raw_four, bare)
     finally:
         writers.close()

@@ -20,6 +20,7 @@ REQUIRED = (
     "append_per_s", "append_ratio_vs_raw_insert", "append_per_s_4_writers", "append_speedup_4_writers",
     "append_ceiling_per_s", "append_ceiling_ratio_vs_raw_insert", "append_share_of_ceiling",
     "raw_insert_per_s_4_writers", "raw_insert_speedup_4_writers",
+    "append_bare_library_per_s", "append_bare_library_ratio_vs_raw_insert", "append_speedup_vs_bare_library",
     "case_load_ms_1000_events", "case_load_ratio_vs_raw_select", "projection_catchup_events_per_s",
     "overdue_p50_ms_100k_cases", "overdue_p95_ms_100k_cases", "overdue_by_replay_ms_100k_cases",
     "http_commands_per_s_32_clients", "http_p95_ms_32_clients", "http_max_commands_per_s_32_clients",
@@ -40,6 +41,8 @@ def test_the_benchmarks_run_end_to_end_on_tiny_sizes(fresh_migrated_url, tmp_pat
     # The ceiling runs the same commands in memory and the baseline's INSERT: it must
     # actually have run (its events are those of the journey, and each costs a commit).
     assert 0 < results["append_ceiling_per_s"] < results["raw_insert_per_s"]
+    # The library's own application saved one-event aggregates (the starting point).
+    assert 0 < results["append_bare_library_per_s"] < results["raw_insert_per_s"]
     # The open-loop run sends on schedule: about its offered rate when the server keeps up.
     assert 0 < results["http_commands_per_s_32_clients"] <= 1.2 * results["http_offered_per_s_32_clients"]
     # Each command of the HTTP loads traced: (seconds since the start, latency, path, status).
