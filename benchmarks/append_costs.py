@@ -20,36 +20,20 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
-import uuid
-from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import psycopg
-from eventsourcing.persistence import StoredEvent
 
 from application.cases import QualityMarkCases
 from benchmarks import save_parts
 from benchmarks.journeys import Journeys, in_memory_cases, stored_payloads
-from benchmarks.measuring import aligned, backend_cpu_seconds
+from benchmarks.measuring import CaseEvents, Variant, aligned, measure_round
 from benchmarks.reads import bench_env
 from benchmarks.run import fresh_database, postgres_server
 from benchmarks.writers import RAW_DDL, insert_raw
-from infrastructure.audit_chain import EventChain
 from infrastructure.logging import configure_logging
-
-
-@dataclass
-class Variant:
-    name: str
-    run: Callable[[int], None]  # runs the i-th operation
-    backend_pids: tuple[int, ...]  # the PostgreSQL backends it uses
-    wall: list[float]
-    client: list[float]
-    backend: list[float]
 
 
 def measure(url: str, rounds: int, operations: int) -> list[Variant]:
@@ -69,20 +53,12 @@ def _measure(url: str, rounds: int, operations: int, resources: ExitStack) -> li
     resources.callback(in_memory.close)
     on_postgres, in_memory_journeys = Journeys(app, 0), Journeys(in_memory, 1)
     save = app.recorder._append_statement(one=True, keyed=False, flush=False)  # noqa: SLF001
-    digest = EventChain.digest
 
     raw_insert = partial(insert_raw, raw, payloads)
-
-    case_ids = [uuid.uuid4()]
+    events = CaseEvents(payloads)
 
     def function_alone(i: int) -> None:
-        # Like the journey: a case's events one after another (the chain finds the last hash).
-        version = i % len(payloads) + 1
-        if version == 1:
-            case_ids[0] = uuid.uuid4()
-        topic, state = payloads[version - 1]
-        event = StoredEvent(case_ids[0], version, topic, state)
-        function.execute(save, [event.originator_id, version, topic, state, digest(event)], prepare=True)
+        function.execute(save, events.params(i), prepare=True)
 
     def ceiling(i: int) -> None:
         in_memory_journeys.run_one()
@@ -90,11 +66,11 @@ def _measure(url: str, rounds: int, operations: int, resources: ExitStack) -> li
 
     raw_pid, function_pid = raw.info.backend_pid, function.info.backend_pid
     variants = [
-        Variant("raw INSERT (baseline)", raw_insert, (raw_pid,), [], [], []),
-        Variant("append function alone", function_alone, (function_pid,), [], [], []),
-        Variant("command in memory", lambda _: in_memory_journeys.run_one(), (), [], [], []),
-        Variant("ceiling: in memory + raw INSERT", ceiling, (raw_pid,), [], [], []),
-        Variant("command on PostgreSQL", lambda _: on_postgres.run_one(), (), [], [], []),
+        Variant("raw INSERT (baseline)", raw_insert, (raw_pid,)),
+        Variant("append function alone", function_alone, (function_pid,)),
+        Variant("command in memory", lambda _: in_memory_journeys.run_one(), ()),
+        Variant("ceiling: in memory + raw INSERT", ceiling, (raw_pid,)),
+        Variant("command on PostgreSQL", lambda _: on_postgres.run_one(), ()),
     ]
     for variant in variants:  # warm: prepared statements, caches
         for i in range(min(operations, 500)):
@@ -106,26 +82,8 @@ def _measure(url: str, rounds: int, operations: int, resources: ExitStack) -> li
         "AND pid NOT IN (%s, %s) AND backend_type = 'client backend'", (raw_pid, function_pid)))
     for _ in range(rounds):
         for variant in variants:
-            _round(variant, operations)
+            measure_round(variant, operations)
     return variants
-
-
-def _backends_cpu_seconds(pids: tuple[int, ...]) -> float | None:
-    seconds = [backend_cpu_seconds(pid) for pid in pids]
-    return None if not seconds or None in seconds else sum(s for s in seconds if s is not None)
-
-
-def _round(variant: Variant, operations: int) -> None:
-    backend_before = _backends_cpu_seconds(variant.backend_pids)
-    client_before, started = time.thread_time(), time.perf_counter()
-    for i in range(operations):
-        variant.run(i)
-    wall, client = time.perf_counter() - started, time.thread_time() - client_before
-    backend_after = _backends_cpu_seconds(variant.backend_pids)
-    variant.wall.append(wall / operations * 1e6)
-    variant.client.append(client / operations * 1e6)
-    if backend_before is not None and backend_after is not None:
-        variant.backend.append((backend_after - backend_before) / operations * 1e6)
 
 
 def table(variants: list[Variant]) -> str:

@@ -13,18 +13,16 @@ the benchmark's own throwaway database, and save a case's events in turn, as the
 from __future__ import annotations
 
 import statistics
-import time
-import uuid
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import psycopg
-from eventsourcing.persistence import StoredEvent
 from psycopg import sql
 
+from application.cases import QualityMarkCases
 from benchmarks.journeys import stored_payloads
-from benchmarks.measuring import aligned, backend_cpu_seconds
+from benchmarks.measuring import CaseEvents, Variant, aligned, measure_round
 from benchmarks.reads import bench_env
 from benchmarks.writers import RAW_DDL, insert_raw
 from infrastructure.audit_chain import EventChain
@@ -58,16 +56,7 @@ def _variant_bodies() -> dict[str, sql.Composable]:
     return bodies
 
 
-@dataclass
-class Part:
-    name: str
-    statement: Any  # the statement one save runs, with the event's five values as parameters
-    conn: psycopg.Connection[Any]
-    wall: list[float] = field(default_factory=list)
-    backend: list[float] = field(default_factory=list)
-
-
-def measure(url: str, rounds: int, operations: int) -> list[Part]:
+def measure(url: str, rounds: int, operations: int) -> list[Variant]:
     with ExitStack() as resources:
         return _measure(url, rounds, operations, resources)
 
@@ -76,12 +65,14 @@ def _connect(url: str, resources: ExitStack) -> psycopg.Connection[Any]:
     return resources.enter_context(psycopg.connect(url, autocommit=True))
 
 
-def _measure(url: str, rounds: int, operations: int, resources: ExitStack) -> list[Part]:
+def _measure(url: str, rounds: int, operations: int, resources: ExitStack) -> list[Variant]:
     setup = _connect(url, resources)
     for statement in RAW_DDL:
         setup.execute(statement)
+    payloads = stored_payloads()
+    raw = _connect(url, resources)
+    parts = [Variant("raw INSERT (baseline)", partial(insert_raw, raw, payloads), (raw.info.backend_pid,))]
     events = sql.Identifier(SCHEMA, EVENTS_TABLE)
-    parts = [Part("raw INSERT (baseline)", None, _connect(url, resources))]
     for index, (name, body) in enumerate(_variant_bodies().items()):
         function = sql.Identifier(f"bench_save_part_{index}")
         setup.execute(sql.SQL(
@@ -89,32 +80,30 @@ def _measure(url: str, rounds: int, operations: int, resources: ExitStack) -> li
             "event_state bytea, event_digest bytea, OUT notification_id bigint) "
             "LANGUAGE plpgsql AS $body$ BEGIN {} {} END $body$").format(
                 function, body, _INSERT.format(events=events)))
-        parts.append(Part(name, sql.SQL(
+        parts.append(_saving(name, sql.SQL(
             "SELECT saved.notification_id FROM {}(%s::uuid, %s::bigint, %s::text, %s::bytea, "
-            "%s::bytea) AS saved").format(function).as_bytes(setup), _connect(url, resources)))
-    recorder_statement = _recorder_statement(url)
-    parts.append(Part(f"{EVENTS_TABLE.removesuffix('_events')}_insert_event (the recorder's save)",
-                      recorder_statement, _connect(url, resources)))
-
-    payloads = stored_payloads()
+            "%s::bytea) AS saved").format(function).as_bytes(setup), url, payloads, resources))
+    parts.append(_saving(f"{EVENTS_TABLE.removesuffix('_events')}_insert_event (the recorder's save)",
+                         _recorder_statement(url), url, payloads, resources))
     for part in parts:  # warm: prepared statements, caches
-        _run(part, payloads, min(operations, 300))
+        for i in range(min(operations, 300)):
+            part.run(i)
     for _ in range(rounds):
         for part in parts:
-            pid = part.conn.info.backend_pid
-            before, started = backend_cpu_seconds(pid), time.perf_counter()
-            _run(part, payloads, operations)
-            wall, after = time.perf_counter() - started, backend_cpu_seconds(pid)
-            part.wall.append(wall / operations * 1e6)
-            if before is not None and after is not None:
-                part.backend.append((after - before) / operations * 1e6)
+            measure_round(part, operations)
     return parts
+
+
+def _saving(name: str, statement: bytes, url: str, payloads: list[tuple[str, bytes]],
+            resources: ExitStack) -> Variant:
+    """A variant running ``statement`` with the journey's events on a connection of its own."""
+    conn, events = _connect(url, resources), CaseEvents(payloads)
+    return Variant(name, lambda i: conn.execute(statement, events.params(i), prepare=True),
+                   (conn.info.backend_pid,))
 
 
 def _recorder_statement(url: str) -> bytes:
     """The statement ``CasesRecorder`` sends for one event without an idempotency key."""
-    from application.cases import QualityMarkCases
-
     app = QualityMarkCases(env=bench_env(url))
     try:
         assert isinstance(app.recorder, CasesRecorder)
@@ -123,22 +112,7 @@ def _recorder_statement(url: str) -> bytes:
         app.close()
 
 
-def _run(part: Part, payloads: list[tuple[str, bytes]], operations: int) -> None:
-    if part.statement is None:
-        for i in range(operations):
-            insert_raw(part.conn, payloads, i)
-        return
-    case_id = uuid.uuid4()
-    for i in range(operations):
-        version = i % len(payloads) + 1  # a case's events in turn (the chain finds the last hash)
-        if version == 1:
-            case_id = uuid.uuid4()
-        topic, state = payloads[version - 1]
-        digest = EventChain.digest(StoredEvent(case_id, version, topic, state))
-        part.conn.execute(part.statement, [case_id, version, topic, state, digest], prepare=True)
-
-
-def table(parts: list[Part]) -> str:
+def table(parts: list[Variant]) -> str:
     median = statistics.median
     base = next(p for p in parts if p.name == "INSERT in PL/pgSQL")
     base_wall = median(base.wall)
