@@ -4,7 +4,10 @@ The append function (``cases_insert_event``, infrastructure/recorder.py) does mo
 raw INSERT it is compared with: the hash-chain row, ``lock_timeout``, the table lock (through
 its SECURITY DEFINER function), NOTIFY. Here each part runs alone on top of the same INSERT in
 a PL/pgSQL function of the same arguments, then all of them, then the recorder's own
-statement, each on its own connection, the variants alternating round after round (a noisy
+statement; then two alternatives, measured and left (BENCHMARKS.md): an advisory lock instead
+of the table lock, and the hash chain in the event's own row instead of a row of its own
+(into ``bench_chained_events``, the events table's shape plus the two hashes). Each runs on
+its own connection, the variants alternating round after round (a noisy
 moment hits them all), medians over the rounds: wall time and the backend's CPU per save
 (from ``/proc``, so for a server on this machine only). The variants' functions are created in
 the benchmark's own throwaway database, and save a case's events in turn, as the journey does.
@@ -30,6 +33,8 @@ from infrastructure.recorder import CasesRecorder, lock_function_name
 
 EVENTS_TABLE = "cases_events"
 SCHEMA = "public"
+CHAINED_EVENTS_TABLE = "bench_chained_events"
+ADVISORY_LOCK_KEY = 4_242  # any constant: only this benchmark's variant takes it
 
 _INSERT = sql.SQL(
     "INSERT INTO {events} AS e (originator_id, originator_version, topic, state) "
@@ -48,12 +53,37 @@ def _parts() -> dict[str, sql.Composable]:
     }
 
 
-def _variant_bodies() -> dict[str, sql.Composable]:
-    parts = _parts()
-    bodies: dict[str, sql.Composable] = {"INSERT in PL/pgSQL": sql.SQL("")}
-    bodies.update({f"+ {name}": body for name, body in parts.items()})
-    bodies["+ all of them"] = sql.SQL(" ").join(parts.values())
+def _chained_insert() -> sql.Composable:
+    """The alternative to the hash-chain row: the event's INSERT carries its hash (and the
+    previous), linked to the case's latest event in the same table."""
+    table = sql.Identifier(SCHEMA, CHAINED_EVENTS_TABLE)
+    previous = EventChain(SCHEMA, EVENTS_TABLE).previous("event_id", "event_version", table=table)
+    return sql.SQL(
+        "INSERT INTO {table} AS e (originator_id, originator_version, topic, state, previous_hash, hash) "
+        "SELECT event_id, event_version, event_topic, event_state, link.previous, "
+        "pg_catalog.sha256(event_digest || link.previous) FROM (SELECT {previous} AS previous) AS link "
+        "RETURNING e.notification_id INTO notification_id;"
+    ).format(table=table, previous=previous)
+
+
+def _variant_bodies() -> dict[str, tuple[sql.Composable, sql.Composable]]:
+    """Each variant's PL/pgSQL: (what it does before, its INSERT of the event)."""
+    parts, insert = _parts(), _INSERT.format(events=sql.Identifier(SCHEMA, EVENTS_TABLE))
+    bodies: dict[str, tuple[sql.Composable, sql.Composable]] = {"INSERT in PL/pgSQL": (sql.SQL(""), insert)}
+    bodies.update({f"+ {name}": (body, insert) for name, body in parts.items()})
+    bodies["+ all of them"] = (sql.SQL(" ").join(parts.values()), insert)
     return bodies
+
+
+def _alternative_bodies() -> dict[str, tuple[sql.Composable, sql.Composable]]:
+    """The alternatives, after the recorder's save: compare each with the part it replaces."""
+    insert = _INSERT.format(events=sql.Identifier(SCHEMA, EVENTS_TABLE))
+    return {
+        "+ advisory lock (for the table lock)": (
+            sql.SQL("PERFORM pg_catalog.pg_advisory_xact_lock({});").format(sql.Literal(ADVISORY_LOCK_KEY)),
+            insert),
+        "hash chain in the event row (for + hash-chain row)": (sql.SQL(""), _chained_insert()),
+    }
 
 
 def measure(url: str, rounds: int, operations: int) -> list[Variant]:
@@ -69,22 +99,31 @@ def _measure(url: str, rounds: int, operations: int, resources: ExitStack) -> li
     setup = _connect(url, resources)
     for statement in RAW_DDL:
         setup.execute(statement)
+    setup.execute(sql.SQL(  # the events table's shape (benchmarks/writers.py), plus the hashes
+        "CREATE TABLE IF NOT EXISTS {} (originator_id uuid NOT NULL, originator_version bigint NOT NULL, "
+        "topic text, state bytea, notification_id bigserial UNIQUE, previous_hash bytea NOT NULL, "
+        "hash bytea NOT NULL, PRIMARY KEY (originator_id, originator_version))").format(
+            sql.Identifier(SCHEMA, CHAINED_EVENTS_TABLE)))
     payloads = stored_payloads()
     raw = _connect(url, resources)
     parts = [Variant("raw INSERT (baseline)", partial(insert_raw, raw, payloads), (raw.info.backend_pid,))]
-    events = sql.Identifier(SCHEMA, EVENTS_TABLE)
-    for index, (name, body) in enumerate(_variant_bodies().items()):
+
+    def function_variant(index: int, name: str, before: sql.Composable, insert: sql.Composable) -> Variant:
         function = sql.Identifier(f"bench_save_part_{index}")
         setup.execute(sql.SQL(
             "CREATE OR REPLACE FUNCTION {}(event_id uuid, event_version bigint, event_topic text, "
             "event_state bytea, event_digest bytea, OUT notification_id bigint) "
-            "LANGUAGE plpgsql AS $body$ BEGIN {} {} END $body$").format(
-                function, body, _INSERT.format(events=events)))
-        parts.append(_saving(name, sql.SQL(
+            "LANGUAGE plpgsql AS $body$ BEGIN {} {} END $body$").format(function, before, insert))
+        return _saving(name, sql.SQL(
             "SELECT saved.notification_id FROM {}(%s::uuid, %s::bigint, %s::text, %s::bytea, "
-            "%s::bytea) AS saved").format(function).as_bytes(setup), url, payloads, resources))
+            "%s::bytea) AS saved").format(function).as_bytes(setup), url, payloads, resources)
+
+    variants = _variant_bodies()
+    parts += [function_variant(index, name, *body) for index, (name, body) in enumerate(variants.items())]
     parts.append(_saving(f"{EVENTS_TABLE.removesuffix('_events')}_insert_event (the recorder's save)",
                          _recorder_statement(url), url, payloads, resources))
+    parts += [function_variant(len(variants) + index, name, *body)
+              for index, (name, body) in enumerate(_alternative_bodies().items())]
     for part in parts:  # warm: prepared statements, caches
         for i in range(min(operations, 300)):
             part.run(i)

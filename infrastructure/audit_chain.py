@@ -102,14 +102,16 @@ class EventChain:
             "PRIMARY KEY (originator_id, originator_version))"
         ).format(self.table, self.id_type)
 
-    def previous(self, originator_id: str, version: str) -> sql.Composed:
-        """SQL for the case's latest stored hash before ``version`` (genesis if none)."""
+    def previous(self, originator_id: str, version: str, *, table: sql.Composable | None = None
+                 ) -> sql.Composed:
+        """SQL for the case's latest stored hash before ``version`` (genesis if none), from the
+        hash table or another ``table`` with the same three columns."""
         return sql.SQL(
             "coalesce((SELECT h.hash FROM {table} h WHERE h.originator_id = {id} "
             "AND h.originator_version < {version} "
             "ORDER BY h.originator_version DESC LIMIT 1), {genesis})"
-        ).format(table=self.table, id=sql.SQL(originator_id), version=sql.SQL(version),
-                 genesis=_GENESIS_LITERAL)
+        ).format(table=self.table if table is None else table, id=sql.SQL(originator_id),
+                 version=sql.SQL(version), genesis=_GENESIS_LITERAL)
 
     def plpgsql(self, ids: str, versions: str, digests: str, count: str
                 ) -> tuple[sql.Composed, sql.Composed]:

@@ -73,14 +73,20 @@ def test_the_save_parts_table_measures_each_part_and_the_recorders_save(fresh_mi
 
     assert [p.name for p in parts] == [
         "raw INSERT (baseline)", "INSERT in PL/pgSQL", "+ hash-chain row", "+ lock_timeout",
-        "+ table lock", "+ NOTIFY", "+ all of them", "cases_insert_event (the recorder's save)"]
+        "+ table lock", "+ NOTIFY", "+ all of them", "cases_insert_event (the recorder's save)",
+        "+ advisory lock (for the table lock)", "hash chain in the event row (for + hash-chain row)"]
     assert all(len(p.wall) == 1 and p.wall[0] > 0 for p in parts)
     with psycopg.connect(fresh_migrated_url) as conn:
         # Every variant saved real events (a case's in turn) and, where it has one, its chain row.
         events, hashes = conn.execute(
             "SELECT (SELECT count(*) FROM cases_events), (SELECT count(*) FROM cases_event_hashes)").fetchone()
+        chained = conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE originator_version > 1 AND previous_hash = decode(repeat('00', 32), 'hex')) "
+            "FROM bench_chained_events").fetchone()
     warm_and_measured = 20 + 20  # per variant: the warm-up (at most 300) and the round
-    assert events == 7 * warm_and_measured
+    assert events == 8 * warm_and_measured
     assert hashes == 3 * warm_and_measured  # the chain row alone, all of them, the recorder's save
+    # The chain in the event row links each case's events: only a case's first starts afresh.
+    assert chained == (warm_and_measured, 0)
     table = save_parts.table(parts)
     assert table.count("\n") == len(parts) and "backend vs INSERT" in table
