@@ -6,11 +6,11 @@ its SECURITY DEFINER function), NOTIFY. Here each part runs alone on top of the 
 a PL/pgSQL function of the same arguments, then all of them, then the recorder's own
 statement; then two alternatives, measured and left (BENCHMARKS.md): an advisory lock instead
 of the table lock, and the hash chain in the event's own row instead of a row of its own
-(into ``bench_chained_events``, the events table's shape plus the two hashes). Each runs on
-its own connection, the variants alternating round after round (a noisy
-moment hits them all), medians over the rounds: wall time and the backend's CPU per save
-(from ``/proc``, so for a server on this machine only). The variants' functions are created in
-the benchmark's own throwaway database, and save a case's events in turn, as the journey does.
+(into ``bench_chained_events``, the events table's shape plus the two hashes). Each variant
+runs on its own connection, the variants alternating round after round (a noisy moment hits
+them all), medians over the rounds: wall time and the backend's CPU per save (from ``/proc``,
+so for a server on this machine only). The variants' functions are created in the
+benchmark's own throwaway database, and save a case's events in turn, as the journey does.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ ADVISORY_LOCK_KEY = 4_242  # any constant: only this benchmark's variant takes i
 _INSERT = sql.SQL(
     "INSERT INTO {events} AS e (originator_id, originator_version, topic, state) "
     "VALUES (event_id, event_version, event_topic, event_state) "
-    "RETURNING e.notification_id INTO notification_id;")
+    "RETURNING e.notification_id INTO notification_id;").format(events=sql.Identifier(SCHEMA, EVENTS_TABLE))
 
 
 def _parts() -> dict[str, sql.Composable]:
@@ -68,20 +68,19 @@ def _chained_insert() -> sql.Composable:
 
 def _variant_bodies() -> dict[str, tuple[sql.Composable, sql.Composable]]:
     """Each variant's PL/pgSQL: (what it does before, its INSERT of the event)."""
-    parts, insert = _parts(), _INSERT.format(events=sql.Identifier(SCHEMA, EVENTS_TABLE))
-    bodies: dict[str, tuple[sql.Composable, sql.Composable]] = {"INSERT in PL/pgSQL": (sql.SQL(""), insert)}
-    bodies.update({f"+ {name}": (body, insert) for name, body in parts.items()})
-    bodies["+ all of them"] = (sql.SQL(" ").join(parts.values()), insert)
+    parts = _parts()
+    bodies: dict[str, tuple[sql.Composable, sql.Composable]] = {"INSERT in PL/pgSQL": (sql.SQL(""), _INSERT)}
+    bodies.update({f"+ {name}": (body, _INSERT) for name, body in parts.items()})
+    bodies["+ all of them"] = (sql.SQL(" ").join(parts.values()), _INSERT)
     return bodies
 
 
 def _alternative_bodies() -> dict[str, tuple[sql.Composable, sql.Composable]]:
     """The alternatives, after the recorder's save: compare each with the part it replaces."""
-    insert = _INSERT.format(events=sql.Identifier(SCHEMA, EVENTS_TABLE))
     return {
         "+ advisory lock (for the table lock)": (
             sql.SQL("PERFORM pg_catalog.pg_advisory_xact_lock({});").format(sql.Literal(ADVISORY_LOCK_KEY)),
-            insert),
+            _INSERT),
         "hash chain in the event row (for + hash-chain row)": (sql.SQL(""), _chained_insert()),
     }
 
