@@ -27,7 +27,12 @@ from infrastructure.http.middleware import KeepAliveLimit
 from infrastructure.logging import bind_process, configure_logging
 from infrastructure.migrations import migrate as migrate_database
 from infrastructure.scheduler import DailyDeadlineJob
-from infrastructure.serve_workers import ConnectionShares, Workers, listening_socket
+from infrastructure.serve_workers import (
+    ConnectionShares,
+    Workers,
+    exit_on_stop_signals,
+    listening_socket,
+)
 from infrastructure.settings import Settings, redact
 from infrastructure.tokens import TokenStore
 from infrastructure.web import create_web_app, with_web_pages
@@ -145,6 +150,7 @@ def serve(args: argparse.Namespace) -> int:
     settings = Settings.from_environ()
     workers = args.workers if args.workers is not None else settings.workers
     if workers == 1:
+        exit_on_stop_signals()  # so that SIGTERM, too, closes the pools and stops the database
         return _serve(settings, args.host, args.port)
     configure_logging(settings.log_format, settings.log_level)
     with connect_or_start(settings) as database:  # the embedded server, if any, is ours

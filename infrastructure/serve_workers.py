@@ -111,10 +111,7 @@ class Workers:
         if pid == 0:  # the worker
             status = 1
             try:
-                # Until uvicorn installs its own (and after it hands the signal back when it
-                # has shut down), a stop signal ends the worker through its finally blocks.
-                for sig in _STOP_SIGNALS:
-                    signal.signal(sig, _exit_worker)
+                exit_on_stop_signals()
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
                 _stop_with_parent(parent)
                 status = self.work(index)
@@ -195,7 +192,18 @@ def _stop_with_parent(parent: int) -> None:
 _PR_SET_PDEATHSIG = 1
 
 
-def _exit_worker(_signum: int, _frame: FrameType | None) -> None:
+def exit_on_stop_signals() -> None:
+    """From now on, SIGINT or SIGTERM ends this process through its finally blocks (status 0).
+
+    For a worker, and for ``pqasso serve`` alone in its process: until uvicorn installs its
+    own handlers, and after it has shut down, when it restores these and raises the signal it
+    caught again. With the default handler, SIGTERM would then end the process at once: no
+    pool closed, and an embedded PostgreSQL left running with nobody to stop it."""
+    for sig in _STOP_SIGNALS:
+        signal.signal(sig, _exit)
+
+
+def _exit(_signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 

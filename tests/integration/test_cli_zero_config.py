@@ -4,22 +4,36 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 pytestmark = pytest.mark.integration
 
 
-def pqasso(*args: str, data_dir: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+def zero_config_env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PQASSO_", "POSTGRES_", "CASES_"))}
     env.update(PQASSO_DATA_DIR=str(data_dir), PQASSO_LOG_FORMAT="json")
+    return env
+
+
+def pqasso(*args: str, data_dir: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "infrastructure.cli", *args],
-        env=env, capture_output=True, text=True, timeout=120, check=check,
+        env=zero_config_env(data_dir), capture_output=True, text=True, timeout=120, check=check,
     )
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def test_demo_then_case_and_history_on_an_embedded_database(tmp_path):
@@ -56,3 +70,39 @@ def test_db_migrate_is_safe_to_run_twice(tmp_path):
     second = pqasso("db", "migrate", data_dir=tmp_path).stdout
     assert "applied step 1" in first
     assert "schema already at step" in second
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_a_stopped_serve_stops_its_embedded_database(tmp_path, stop_signal):
+    # Given `pqasso serve` (one process) answering on an embedded PostgreSQL of its own
+    port, log_path = free_port(), tmp_path / "serve.log"
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "infrastructure.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=zero_config_env(tmp_path / "data"), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None and time.monotonic() < deadline, log_path.read_text()
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        postmaster_pid = tmp_path / "data" / "postgres" / "postmaster.pid"
+        assert postmaster_pid.exists()
+
+        # When it is told to stop (by a service manager's SIGTERM, or Ctrl-C)
+        server.send_signal(stop_signal)
+        status = server.wait(timeout=60)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait(timeout=10)
+
+    # Then it shuts down cleanly, and its database with it: no server is left running
+    logs = log_path.read_text()
+    events = [json.loads(line)["event"] for line in logs.splitlines() if line.startswith("{")]
+    assert status == 0, logs[-3000:]
+    assert "embedded_postgres_stopped" in events, logs[-3000:]
+    assert not postmaster_pid.exists()
