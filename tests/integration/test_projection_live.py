@@ -39,8 +39,19 @@ def app(db):
 
 
 def deafen(supervisor: ProjectionSupervisor) -> None:
-    """Lose every NOTIFY from now on (until ``del supervisor.listener.wait``)."""
-    supervisor.listener.wait = lambda timeout: supervisor._stopping.wait(max(0.0, timeout)) and False
+    """Lose every NOTIFY from now on (until ``del supervisor.listener.wait``).
+
+    Returns once the follow thread waits in the deaf ``wait``: one it was already in (up to
+    0.2 s) would still hear the next NOTIFY, and the events recorded next would be followed
+    before the test is ready (the race depends on the server's speed)."""
+    deaf = threading.Event()
+
+    def wait(timeout: float) -> bool:
+        deaf.set()
+        return supervisor._stopping.wait(max(0.0, timeout)) and False
+
+    supervisor.listener.wait = wait
+    assert deaf.wait(timeout=5), "the follow thread never waited for a NOTIFY again"
 
 
 def record_applied(supervisor: ProjectionSupervisor) -> dict[str, list[list[int]]]:
