@@ -46,12 +46,15 @@ def recorder(fresh_migrated_url: str) -> Iterator[CasesRecorder]:
 
 @pytest.fixture
 def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every statement psycopg executes (through a cursor) from now on."""
+    """Every statement psycopg executes (through a cursor) in the test's thread from now on;
+    not those of the pool's workers, which set up its new connections meanwhile (the
+    library's ``SET idle_in_transaction_session_timeout``) whenever the pool grows."""
     sent: list[str] = []
-    execute = psycopg.Cursor.execute
+    execute, test_thread = psycopg.Cursor.execute, threading.get_ident()
 
     def recording(self, query, params=None, **kwargs):  # type: ignore[no-untyped-def]
-        sent.append(query.decode() if isinstance(query, bytes) else str(query))
+        if threading.get_ident() == test_thread:
+            sent.append(query.decode() if isinstance(query, bytes) else str(query))
         return execute(self, query, params, **kwargs)
 
     monkeypatch.setattr(psycopg.Cursor, "execute", recording)
