@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.reliability.support import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -28,12 +29,6 @@ def pqasso(*args: str, data_dir: Path, check: bool = True) -> subprocess.Complet
         [sys.executable, "-m", "infrastructure.cli", *args],
         env=zero_config_env(data_dir), capture_output=True, text=True, timeout=120, check=check,
     )
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_demo_then_case_and_history_on_an_embedded_database(tmp_path):
