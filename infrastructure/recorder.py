@@ -25,6 +25,7 @@ from psycopg_pool import ConnectionPool
 from application.idempotency import IdempotencyRecord
 from infrastructure.audit_chain import EventChain
 from infrastructure.availability import fail_fast
+from infrastructure.connection_pools import hand_out_last_returned_first
 from infrastructure.lock_contention import LockContention
 
 FlushOutsideLock = OneOf["always", "never", "when_contended"]
@@ -132,38 +133,72 @@ def append_procedure_signature(schema: str, events_table_name: str, originator_i
         SQL("bigint" if one else "bigint[]"))
 
 
-def _save_block(schema: str, events_table_name: str, originator_id_type: str, *,
-                one: bool) -> tuple[Composed, Composed]:
-    """(declarations, statements) of the PL/pgSQL that makes a save, for the append functions
-    and procedures alike (``append_function_statements`` says what it does). They set
-    ``notification_id`` (``one``) or ``notification_ids``, and ``lock_wait_ms``."""
+def one_event_save(schema: str, events_table_name: str, originator_id_type: str = "uuid") -> dict[str, Composable]:
+    """The PL/pgSQL statements of the save of one event (the append function's and
+    procedure's for one event), by name, in the order they run: the hash-chain row, the
+    idempotency record (when a key is given), ``lock_timeout``, the table lock (timing its
+    wait into ``lock_wait_ms``), NOTIFY, and the event's INSERT (into ``notification_id``).
+    Named, so that a benchmark can measure the save without one of them
+    (benchmarks/save_trade_offs.py)."""
     chain = EventChain(schema, events_table_name, originator_id_type=originator_id_type)
-    names = {
+    names = _names(schema, events_table_name)
+    return {
+        "hash-chain row": chain.plpgsql_one("event_id", "event_version", "event_digest"),
+        "idempotency record": _key_statement(names),
+        "lock_timeout": _LOCK_TIMEOUT,
+        "table lock": _lock_statement(names),
+        "NOTIFY": _notify_statement(names),
+        "INSERT": SQL(
+            "INSERT INTO {schema}.{events} AS e (originator_id, originator_version, topic, state) "
+            "VALUES (event_id, event_version, event_topic, event_state) "
+            "RETURNING e.notification_id INTO notification_id;").format(**names),
+    }
+
+
+ONE_EVENT_DECLARATIONS = SQL("lock_started timestamptz;")
+_LOCK_TIMEOUT = SQL("PERFORM pg_catalog.set_config('lock_timeout', lock_timeout_seconds::text || 's', true); ")
+
+
+def _names(schema: str, events_table_name: str) -> dict[str, Identifier]:
+    return {
         "schema": Identifier(schema),
         "idempotency": Identifier(idempotency_table_name(events_table_name)),
         "lock_function": Identifier(lock_function_name(events_table_name)),
         "channel": Identifier(events_table_name.replace(".", "_")),  # the library's channel
         "events": Identifier(events_table_name),
     }
-    key = SQL(
+
+
+def _key_statement(names: dict[str, Identifier]) -> Composed:
+    return SQL(
         "IF key_name IS NOT NULL THEN "
         "INSERT INTO {schema}.{idempotency} (principal, key, request_hash, case_id, version) "
         "VALUES (key_principal, key_name, key_request_hash, key_case_id, key_version); "
         "END IF; ").format(**names)
-    lock = SQL(
-        "PERFORM pg_catalog.set_config('lock_timeout', lock_timeout_seconds::text || 's', true); "
+
+
+def _lock_statement(names: dict[str, Identifier]) -> Composed:
+    return SQL(
         "lock_started := pg_catalog.clock_timestamp(); "
         "PERFORM {schema}.{lock_function}(); "
         "lock_wait_ms := 1000 * pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - lock_started); "
-        "NOTIFY {channel}; ").format(**names)
+    ).format(**names)
+
+
+def _notify_statement(names: dict[str, Identifier]) -> Composed:
+    return SQL("NOTIFY {channel}; ").format(**names)
+
+
+def _save_block(schema: str, events_table_name: str, originator_id_type: str, *,
+                one: bool) -> tuple[Composable, Composable]:
+    """(declarations, statements) of the PL/pgSQL that makes a save, for the append functions
+    and procedures alike (``append_function_statements`` says what it does). They set
+    ``notification_id`` (``one``) or ``notification_ids``, and ``lock_wait_ms``."""
     if one:
-        return SQL("lock_started timestamptz;"), SQL(
-            "{chain} {key}{lock}"
-            "INSERT INTO {schema}.{events} AS e (originator_id, originator_version, topic, state) "
-            "VALUES (event_id, event_version, event_topic, event_state) "
-            "RETURNING e.notification_id INTO notification_id;"
-        ).format(chain=chain.plpgsql_one("event_id", "event_version", "event_digest"),
-                 key=key, lock=lock, **names)
+        chain, *rest = one_event_save(schema, events_table_name, originator_id_type).values()
+        return ONE_EVENT_DECLARATIONS, SQL("{} {}").format(chain, SQL("").join(rest))
+    names = _names(schema, events_table_name)
+    chain = EventChain(schema, events_table_name, originator_id_type=originator_id_type)
     chain_declarations, chain_statements = chain.plpgsql(
         "event_ids", "event_versions", "event_digests", "event_count")
     declarations = SQL("event_count integer := coalesce(cardinality(event_ids), 0); "
@@ -172,7 +207,7 @@ def _save_block(schema: str, events_table_name: str, originator_id_type: str, *,
         "{chain_statements} {key}"
         "IF event_count = 0 THEN "  # a key alone: no lock
         "notification_ids := ARRAY[]::bigint[]; lock_wait_ms := 0; "
-        "ELSE {lock}"
+        "ELSE {lock_timeout}{lock}{notify}"
         "WITH inserted AS ("
         "INSERT INTO {schema}.{events} (originator_id, originator_version, topic, state) "
         "SELECT e.id, e.version, e.topic, e.state "
@@ -182,7 +217,8 @@ def _save_block(schema: str, events_table_name: str, originator_id_type: str, *,
         "SELECT array_agg(i.notification_id ORDER BY i.notification_id) "
         "INTO notification_ids FROM inserted i; "
         "END IF;"
-    ).format(chain_statements=chain_statements, key=key, lock=lock, **names)
+    ).format(chain_statements=chain_statements, key=_key_statement(names), lock_timeout=_LOCK_TIMEOUT,
+             lock=_lock_statement(names), notify=_notify_statement(names), **names)
 
 
 def _head(schema: str, name: str, originator_id_type: str, one: bool) -> tuple[Composable, ...]:
@@ -217,15 +253,25 @@ def append_function_statements(schema: str, events_table_name: str,
     for one in (True, False):
         declarations, block = _save_block(schema, events_table_name, originator_id_type, one=one)
         statements += [
-            SQL("CREATE OR REPLACE FUNCTION {}.{}({}, {}, OUT {}, OUT lock_wait_ms double precision) "
-                "LANGUAGE plpgsql AS $body$ DECLARE {} BEGIN {} END $body$").format(
-                *_head(schema, append_function_name(events_table_name, one=one), originator_id_type, one),
-                declarations, block),
+            append_function_definition(schema, events_table_name, declarations, block,
+                                       originator_id_type, one=one),
             # Executable by PUBLIC by default; migrations grant EXECUTE to the service role only.
             SQL("REVOKE ALL ON FUNCTION {} FROM PUBLIC").format(
                 append_function_signature(schema, events_table_name, originator_id_type, one=one)),
         ]
     return statements
+
+
+def append_function_definition(schema: str, events_table_name: str, declarations: Composable,
+                               block: Composable, originator_id_type: str = "uuid", *,
+                               one: bool) -> Composed:
+    """CREATE OR REPLACE the append function (``one``: for one event) with this PL/pgSQL:
+    its own (``append_function_statements``), or a variant a benchmark puts in its place
+    (benchmarks/save_trade_offs.py), under the same name and arguments."""
+    return SQL("CREATE OR REPLACE FUNCTION {}.{}({}, {}, OUT {}, OUT lock_wait_ms double precision) "
+               "LANGUAGE plpgsql AS $body$ DECLARE {} BEGIN {} END $body$").format(
+        *_head(schema, append_function_name(events_table_name, one=one), originator_id_type, one),
+        declarations, block)
 
 
 def append_procedure_statements(schema: str, events_table_name: str,
@@ -294,6 +340,7 @@ class CasesRecorder(PostgresApplicationRecorder):
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name=events_table_name)
         ping_only_idle_connections(datastore)
+        hand_out_last_returned_first(datastore)
         schema = Identifier(self.datastore.schema)
         self.idempotency_table_name = idempotency_table_name(events_table_name)
         self.lock_function_name = lock_function_name(events_table_name)
