@@ -27,7 +27,7 @@ from typing import Any
 import psycopg
 
 from application.cases import QualityMarkCases
-from benchmarks import save_parts
+from benchmarks import save_parts, save_trade_offs
 from benchmarks.journeys import Journeys, in_memory_cases, stored_payloads
 from benchmarks.measuring import CaseEvents, Variant, aligned, measure_round
 from benchmarks.reads import bench_env
@@ -105,10 +105,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--admin-url", help="a PostgreSQL URL to create the database on")
     parser.add_argument("--parts", action="store_true",
                         help="instead: what each part of the save costs PostgreSQL (benchmarks/save_parts.py)")
+    parser.add_argument("--trade-offs", action="store_true",
+                        help="instead: the one writer's ratio to the raw INSERT with the save giving up one of "
+                             "its guarantees (benchmarks/save_trade_offs.py)")
+    parser.add_argument("--seconds", type=float, default=2.0, help="seconds per variant per round (--trade-offs)")
     args: Any = parser.parse_args(argv)
     configure_logging("json", "WARNING")
     with postgres_server(args.admin_url, print) as admin_url, fresh_database(admin_url) as url:
-        if args.parts:
+        if args.trade_offs:
+            print(save_trade_offs.table(save_trade_offs.measure(url, args.rounds, args.seconds)))
+        elif args.parts:
             print(save_parts.table(save_parts.measure(url, args.rounds, args.operations)))
         else:
             print(table(measure(url, args.rounds, args.operations)))

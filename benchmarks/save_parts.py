@@ -53,10 +53,11 @@ def _parts() -> dict[str, sql.Composable]:
     }
 
 
-def _chained_insert() -> sql.Composable:
+def chained_insert(table_name: str = CHAINED_EVENTS_TABLE) -> sql.Composable:
     """The alternative to the hash-chain row: the event's INSERT carries its hash (and the
-    previous), linked to the case's latest event in the same table."""
-    table = sql.Identifier(SCHEMA, CHAINED_EVENTS_TABLE)
+    previous), linked to the case's latest event in the same table (one with the events
+    table's columns and ``previous_hash`` and ``hash``)."""
+    table = sql.Identifier(SCHEMA, table_name)
     previous = EventChain(SCHEMA, EVENTS_TABLE).previous("event_id", "event_version", table=table)
     return sql.SQL(
         "INSERT INTO {table} AS e (originator_id, originator_version, topic, state, previous_hash, hash) "
@@ -81,7 +82,7 @@ def _alternative_bodies() -> dict[str, tuple[sql.Composable, sql.Composable]]:
         "+ advisory lock (for the table lock)": (
             sql.SQL("PERFORM pg_catalog.pg_advisory_xact_lock({});").format(sql.Literal(ADVISORY_LOCK_KEY)),
             _INSERT),
-        "hash chain in the event row (for + hash-chain row)": (sql.SQL(""), _chained_insert()),
+        "hash chain in the event row (for + hash-chain row)": (sql.SQL(""), chained_insert()),
     }
 
 

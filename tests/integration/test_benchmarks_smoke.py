@@ -10,7 +10,7 @@ import math
 import psycopg
 import pytest
 
-from benchmarks import append_costs, report, save_parts
+from benchmarks import append_costs, report, save_parts, save_trade_offs
 from benchmarks.config import SMOKE
 from benchmarks.run import run_all
 
@@ -90,3 +90,32 @@ def test_the_save_parts_table_measures_each_part_and_the_recorders_save(fresh_mi
     assert chained == (warm_and_measured, 0)
     table = save_parts.table(parts)
     assert table.count("\n") == len(parts) and "backend vs INSERT" in table
+
+
+def test_the_trade_offs_put_each_variant_of_the_save_in_its_place_then_the_recorders_back(
+        fresh_migrated_url) -> None:
+    def append_functions(conn: psycopg.Connection) -> list[tuple[str]]:
+        return conn.execute("SELECT prosrc FROM pg_catalog.pg_proc WHERE proname = 'cases_insert_event'").fetchall()
+
+    with psycopg.connect(fresh_migrated_url) as conn:
+        recorders = append_functions(conn)
+
+    figures = save_trade_offs.measure(fresh_migrated_url, rounds=1, seconds=0.2)
+
+    assert list(figures.ratios) == [
+        "the recorder's save", "without the hash-chain row", "an advisory lock for the table lock",
+        "the hash in the event's row for the chain row", "neither the chain row nor the table lock",
+        "the INSERT alone"]
+    assert all(len(ratios) == 1 and ratios[0] > 0 for ratios in figures.ratios.values())
+    assert len(figures.ceiling) == len(figures.raw_per_s) == 1 and figures.ceiling[0] > 0
+    with psycopg.connect(fresh_migrated_url) as conn:
+        # Each variant replaced the one function (no overload beside it), and it is back.
+        assert len(recorders) == 1 and append_functions(conn) == recorders
+        chained, unchained, hashed_in_row = conn.execute(
+            "SELECT count(*) FILTER (WHERE h.hash IS NOT NULL), count(*) FILTER (WHERE h.hash IS NULL), "
+            "count(e.hash) FROM cases_events e LEFT JOIN cases_event_hashes h "
+            "ON (h.originator_id, h.originator_version) = (e.originator_id, e.originator_version)").fetchone()
+    # The variants did what they are named for: some saves chained, some not, some in the row.
+    assert chained > 0 and unchained > 0 and hashed_in_row > 0
+    table = save_trade_offs.table(figures)
+    assert table.count("\n") == len(figures.ratios) + 2 and "the INSERT alone" in table
