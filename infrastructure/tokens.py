@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 import psycopg
 import structlog
 from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
 
 from domain.errors import CaseError
 from domain.participants import Actor, Role
+from infrastructure.connection_pools import ConnectionPool
 
 log = structlog.get_logger(__name__)
 

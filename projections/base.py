@@ -30,6 +30,7 @@ from psycopg.sql import SQL, Composed, Identifier
 
 from application.cases import QualityMarkCases
 from domain.case import Case
+from infrastructure.connection_pools import hand_out_last_returned_first
 from projections.rows import Table
 from projections.rows import copy_rows as copy_rows  # re-exported: read models import them here
 from projections.rows import qualified as qualified
@@ -119,6 +120,7 @@ class PostgresReadModel(PostgresTrackingRecorder):
         **kwargs: Any,
     ) -> None:
         super().__init__(datastore, tracking_table_name=tracking_table_name, **kwargs)
+        hand_out_last_returned_first(datastore)
         self.name = tracking_table_name.removesuffix("_tracking")
         self.position: int | None = None
         self.tables: list[Table] = []  # emptied by reset()

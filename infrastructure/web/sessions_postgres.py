@@ -13,9 +13,9 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
 
 from domain.participants import Actor, Role
+from infrastructure.connection_pools import ConnectionPool
 from infrastructure.tokens import ping_if_idle
 from infrastructure.web.sessions import (
     IDLE_SECONDS,
