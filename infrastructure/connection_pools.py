@@ -11,8 +11,9 @@ connection; a heavier one still uses as many as it needs at once. The one idle l
 first in the queue, where the pool's shrinking (``max_idle``) closes it.
 
 psycopg_pool has no such option: these subclasses turn its queue round just before it takes
-the first connection, under the pool's lock (``_get_ready_connection``: psycopg_pool 3.1 to
-3.3 all take a connection so; tests/integration/test_connection_pools.py checks it).
+the first connection, under the pool's lock (``_get_ready_connection``: psycopg_pool 3.2 and
+3.3, which pyproject.toml asks for, take a connection so; tests/integration/test_connection_pools.py
+checks that they still do).
 """
 
 from __future__ import annotations
