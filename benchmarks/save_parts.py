@@ -29,27 +29,27 @@ from benchmarks.measuring import CaseEvents, Variant, aligned, measure_round
 from benchmarks.reads import bench_env
 from benchmarks.writers import RAW_DDL, insert_raw
 from infrastructure.audit_chain import EventChain
-from infrastructure.recorder import CasesRecorder, lock_function_name
+from infrastructure.recorder import CasesRecorder, lock_function_name, one_event_save
 
 EVENTS_TABLE = "cases_events"
 SCHEMA = "public"
 CHAINED_EVENTS_TABLE = "bench_chained_events"
 ADVISORY_LOCK_KEY = 4_242  # any constant: only this benchmark's variant takes it
 
-_INSERT = sql.SQL(
-    "INSERT INTO {events} AS e (originator_id, originator_version, topic, state) "
-    "VALUES (event_id, event_version, event_topic, event_state) "
-    "RETURNING e.notification_id INTO notification_id;").format(events=sql.Identifier(SCHEMA, EVENTS_TABLE))
+ADVISORY_LOCK = sql.SQL("PERFORM pg_catalog.pg_advisory_xact_lock({});").format(sql.Literal(ADVISORY_LOCK_KEY))
+_SAVE = one_event_save(SCHEMA, EVENTS_TABLE)  # the recorder's statements, by name
+_INSERT = _SAVE["INSERT"]
 
 
 def _parts() -> dict[str, sql.Composable]:
-    """Each part of the append function's save, as the PL/pgSQL it runs."""
-    chain = EventChain(SCHEMA, EVENTS_TABLE)
+    """Each part of the append function's save, as the PL/pgSQL it runs: the recorder's own,
+    but for ``lock_timeout``, a constant here (the variants take no timeout argument), and the
+    table lock, taken without timing its wait."""
     return {
-        "hash-chain row": chain.plpgsql_one("event_id", "event_version", "event_digest"),
+        "hash-chain row": _SAVE["hash-chain row"],
         "lock_timeout": sql.SQL("PERFORM pg_catalog.set_config('lock_timeout', '5s', true);"),
         "table lock": sql.SQL("PERFORM {}();").format(sql.Identifier(SCHEMA, lock_function_name(EVENTS_TABLE))),
-        "NOTIFY": sql.SQL("NOTIFY {};").format(sql.Identifier(EVENTS_TABLE)),
+        "NOTIFY": _SAVE["NOTIFY"],
     }
 
 
@@ -79,9 +79,7 @@ def _variant_bodies() -> dict[str, tuple[sql.Composable, sql.Composable]]:
 def _alternative_bodies() -> dict[str, tuple[sql.Composable, sql.Composable]]:
     """The alternatives, after the recorder's save: compare each with the part it replaces."""
     return {
-        "+ advisory lock (for the table lock)": (
-            sql.SQL("PERFORM pg_catalog.pg_advisory_xact_lock({});").format(sql.Literal(ADVISORY_LOCK_KEY)),
-            _INSERT),
+        "+ advisory lock (for the table lock)": (ADVISORY_LOCK, _INSERT),
         "hash chain in the event row (for + hash-chain row)": (sql.SQL(""), chained_insert()),
     }
 

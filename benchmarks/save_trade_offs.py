@@ -33,7 +33,7 @@ import psycopg
 from psycopg import sql
 
 from benchmarks.measuring import aligned
-from benchmarks.save_parts import ADVISORY_LOCK_KEY, EVENTS_TABLE, SCHEMA, chained_insert
+from benchmarks.save_parts import ADVISORY_LOCK, EVENTS_TABLE, SCHEMA, chained_insert
 from benchmarks.writers import Writers
 from infrastructure.recorder import (
     ONE_EVENT_DECLARATIONS,
@@ -43,7 +43,6 @@ from infrastructure.recorder import (
 )
 
 RECORDERS_SAVE = "the recorder's save"
-ADVISORY_LOCK = sql.SQL("PERFORM pg_catalog.pg_advisory_xact_lock({}); ").format(sql.Literal(ADVISORY_LOCK_KEY))
 NO_LOCK_WAIT = sql.SQL("lock_wait_ms := 0; ")  # the function still answers how long it waited
 
 

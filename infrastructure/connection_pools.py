@@ -18,7 +18,6 @@ checks that they still do).
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Any
 
 import psycopg_pool
@@ -26,29 +25,27 @@ from eventsourcing.postgres import ConnectionPool as LibraryConnectionPool
 from eventsourcing.postgres import PostgresDatastore
 
 
-def _last_given_back_first(idle: deque[Any]) -> None:
-    if len(idle) > 1:
-        idle.rotate(1)  # the last given back comes first; the others keep their order
+def _take_last_given_back(pool: Any, timeout: float | None) -> Any:
+    """psycopg_pool's way of taking a ready connection, after turning the queue round: the
+    connection given back last comes first; the others keep their order."""
+    if len(pool._pool) > 1:
+        pool._pool.rotate(1)
+    return psycopg_pool.ConnectionPool._get_ready_connection(pool, timeout)
 
 
 class ConnectionPool(psycopg_pool.ConnectionPool):  # type: ignore[type-arg]
     """psycopg_pool's pool, handing out the connection given back last."""
 
     __slots__ = ()
-
-    def _get_ready_connection(self, timeout: float | None) -> Any:
-        _last_given_back_first(self._pool)
-        return super()._get_ready_connection(timeout)
+    _get_ready_connection = _take_last_given_back
 
 
 class _LibraryConnectionPool(LibraryConnectionPool):  # type: ignore[type-arg]
-    """The eventsourcing library's pool, handing out the connection given back last."""
+    """The eventsourcing library's pool (which takes psycopg_pool's way), handing out the
+    connection given back last."""
 
     __slots__ = ()  # no state of its own: a library pool can be made one (below)
-
-    def _get_ready_connection(self, timeout: float | None) -> Any:
-        _last_given_back_first(self._pool)
-        return super()._get_ready_connection(timeout)
+    _get_ready_connection = _take_last_given_back
 
 
 LAST_GIVEN_BACK_FIRST = (ConnectionPool, _LibraryConnectionPool)
