@@ -34,6 +34,8 @@ ORDER = (
     "append_speedup_4_writers", "append_ceiling_per_s", "append_ceiling_ratio_vs_raw_insert",
     "append_share_of_ceiling", "append_bare_library_per_s", "append_bare_library_ratio_vs_raw_insert",
     "append_speedup_vs_bare_library", "raw_insert_per_s_4_writers", "raw_insert_speedup_4_writers",
+    "append_machine_busy_1_writer", "append_machine_busy_4_writers", "append_machine_cpu_us_per_command",
+    "append_machine_cpu_us_per_command_4_writers", "append_speedup_4_writers_at_full_cpu",
     "raw_select_ms_1000_rows", "case_load_ms_1000_events",
     "case_load_ratio_vs_raw_select", "case_load_ms_at_snapshot", "case_load_ms_no_snapshots",
     "events_in_store", "cases_in_store", "projection_catchup_events_per_s",

@@ -18,11 +18,18 @@ all of them, and the ratios are taken per round. The modes:
 
 ``raw`` also runs with four writers, whose speedup is the machine's own for the simplest
 commit: a ceiling for ``append_speedup_4_writers`` as well.
+
+Each round also reads how busy the machine's cores were (``/proc/stat``, all processes: the
+writers, their PostgreSQL backends and anything else running): the CPU a command costs the
+machine with one writer and with four, and so the speedup four writers would reach if they
+kept every core busy at that cost (``append_speedup_4_writers_at_full_cpu``): what limits
+``append_speedup_4_writers`` when it is the CPU, not a lock or the disk.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import statistics
 import time
 import uuid
@@ -97,6 +104,30 @@ def _writer(url: str, index: int, conn: Connection) -> None:
         bare.close()
 
 
+def machine_cpu_ticks() -> tuple[int, int] | None:
+    """(busy, total) clock ticks of all this machine's cores since boot, from ``/proc/stat``
+    (idle and waiting for I/O count as not busy); None where there is no such file."""
+    try:
+        with open("/proc/stat") as stat:
+            ticks = [int(t) for t in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    total = sum(ticks[:8])  # user nice system idle iowait irq softirq steal (guest is in user)
+    return total - ticks[3] - ticks[4], total
+
+
+@dataclass(frozen=True)
+class Round:
+    per_s: float  # commands (or raw inserts) per second
+    machine_busy: float | None  # the share of all cores' time that was busy, 0 to 1
+
+    def cpu_us_per_command(self, cores: int) -> float | None:
+        """The machine's CPU per command: busy cores over the rate, in microseconds."""
+        if self.machine_busy is None or not self.per_s:
+            return None
+        return self.machine_busy * cores / self.per_s * 1e6
+
+
 class Writers:
     """``count`` writer processes on database ``url``."""
 
@@ -119,10 +150,22 @@ class Writers:
 
     def rate(self, mode: str, writers: int, seconds: float) -> float:
         """Commands (or raw inserts) per second of ``writers`` processes running together."""
+        return self.round(mode, writers, seconds).per_s
+
+    def round(self, mode: str, writers: int, seconds: float) -> Round:
+        """A round of ``writers`` processes running together: their rate, and how busy the
+        machine was while they ran (its ticks read at the round's start and end)."""
         start_at = time.time() + 0.1
         for pipe in self.pipes[:writers]:
             pipe.send((mode, start_at, seconds))
-        return sum(pipe.recv() for pipe in self.pipes[:writers]) / seconds
+        time.sleep(max(0.0, start_at - time.time()))
+        before = machine_cpu_ticks()
+        done = sum(pipe.recv() for pipe in self.pipes[:writers])
+        after = machine_cpu_ticks()
+        busy = None
+        if before is not None and after is not None and after[1] > before[1]:
+            busy = (after[0] - before[0]) / (after[1] - before[1])
+        return Round(done / seconds, busy)
 
     def close(self) -> None:
         for pipe in self.pipes:
@@ -141,6 +184,9 @@ class AppendFigures:
     ceiling: list[float]
     raw_four: list[float]
     bare: list[float]
+    one_rounds: list[Round] | None = None  # the one-writer and four-writer rounds, with
+    four_rounds: list[Round] | None = None  # how busy the machine was
+    cores: int = 1
 
     def figures(self) -> dict[str, Any]:
         median = statistics.median
@@ -148,6 +194,9 @@ class AppendFigures:
         def ratio(these: list[float], those: list[float]) -> float:
             return median(a / b for a, b in zip(these, those, strict=True))
 
+        return {**self._rates(median, ratio), **self._machine_cpu()}
+
+    def _rates(self, median: Any, ratio: Any) -> dict[str, Any]:
         return {
             "raw_insert_per_s": median(self.raw),
             "append_per_s": median(self.one),
@@ -164,6 +213,25 @@ class AppendFigures:
             "append_speedup_vs_bare_library": ratio(self.one, self.bare),
         }
 
+    def _machine_cpu(self) -> dict[str, Any]:
+        """How busy the machine was with one writer and with four, the CPU a command cost it,
+        and the speedup four writers would reach at that cost with every core busy: per round
+        (one writer's round, then four's), medians. Nothing where ``/proc/stat`` was missing."""
+        pairs = list(zip(self.one_rounds or [], self.four_rounds or [], strict=True))
+        if not pairs or any(r.machine_busy is None for pair in pairs for r in pair):
+            return {}
+        median, cores = statistics.median, self.cores
+        one_cpu = [one.cpu_us_per_command(cores) or 0.0 for one, _ in pairs]
+        four_cpu = [four.cpu_us_per_command(cores) or 0.0 for _, four in pairs]
+        at_full = [cores * 1e6 / cpu / one.per_s for (one, _), cpu in zip(pairs, four_cpu, strict=True) if cpu]
+        return {
+            "append_machine_busy_1_writer": median(one.machine_busy or 0.0 for one, _ in pairs),
+            "append_machine_busy_4_writers": median(four.machine_busy or 0.0 for _, four in pairs),
+            "append_machine_cpu_us_per_command": median(one_cpu),
+            "append_machine_cpu_us_per_command_4_writers": median(four_cpu),
+            **({"append_speedup_4_writers_at_full_cpu": median(at_full)} if at_full else {}),
+        }
+
 
 def measure(url: str, rounds: int, seconds: float) -> AppendFigures:
     writers = Writers(url)
@@ -172,14 +240,17 @@ def measure(url: str, rounds: int, seconds: float) -> AppendFigures:
         writers.rate("raw", 1, min(seconds, 0.5))
         writers.rate("ceiling", 1, min(seconds, 0.5))
         writers.rate("bare", 1, min(seconds, 0.5))
-        raw, one, four, ceiling, raw_four, bare = [], [], [], [], [], []
+        raw, ceiling, raw_four, bare = [], [], [], []
+        one: list[Round] = []
+        four: list[Round] = []
         for _ in range(rounds):
             raw.append(writers.rate("raw", 1, seconds))
-            one.append(writers.rate("app", 1, seconds))
-            four.append(writers.rate("app", 4, seconds))
+            one.append(writers.round("app", 1, seconds))
+            four.append(writers.round("app", 4, seconds))
             ceiling.append(writers.rate("ceiling", 1, seconds))
             raw_four.append(writers.rate("raw", 4, seconds))
             bare.append(writers.rate("bare", 1, seconds))
-        return AppendFigures(raw, one, four, ceiling, raw_four, bare)
+        return AppendFigures(raw, [r.per_s for r in one], [r.per_s for r in four], ceiling, raw_four, bare,
+                             one_rounds=one, four_rounds=four, cores=os.cpu_count() or 1)
     finally:
         writers.close()

@@ -43,6 +43,10 @@ def test_the_benchmarks_run_end_to_end_on_tiny_sizes(fresh_migrated_url, tmp_pat
     assert 0 < results["append_ceiling_per_s"] < results["raw_insert_per_s"]
     # The library's own application saved one-event aggregates (the starting point).
     assert 0 < results["append_bare_library_per_s"] < results["raw_insert_per_s"]
+    # How busy the machine was while one writer and four ran (Linux: /proc/stat).
+    assert 0 < results["append_machine_busy_1_writer"] <= 1 and 0 < results["append_machine_busy_4_writers"] <= 1
+    assert results["append_machine_cpu_us_per_command_4_writers"] > 0
+    assert results["append_speedup_4_writers_at_full_cpu"] > 0
     # The open-loop run sends on schedule: about its offered rate when the server keeps up.
     assert 0 < results["http_commands_per_s_32_clients"] <= 1.2 * results["http_offered_per_s_32_clients"]
     # Each command of the HTTP loads traced: (seconds since the start, latency, path, status).
