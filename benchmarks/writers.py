@@ -119,13 +119,20 @@ def machine_cpu_ticks() -> tuple[int, int] | None:
 @dataclass(frozen=True)
 class Round:
     per_s: float  # commands (or raw inserts) per second
-    machine_busy: float | None  # the share of all cores' time that was busy, 0 to 1
+    machine_busy: float | None  # the share of all cores' time that was busy, 0 to 1 (None: unknown)
 
-    def cpu_us_per_command(self, cores: int) -> float | None:
+    @property
+    def cpu_measured(self) -> bool:
+        return self.machine_busy is not None and self.per_s > 0
+
+    def busy(self) -> float:
+        """The share of all cores' time that was busy (of a round whose CPU was measured)."""
+        assert self.machine_busy is not None, "this round's CPU was not measured"
+        return self.machine_busy
+
+    def cpu_us_per_command(self, cores: int) -> float:
         """The machine's CPU per command: busy cores over the rate, in microseconds."""
-        if self.machine_busy is None or not self.per_s:
-            return None
-        return self.machine_busy * cores / self.per_s * 1e6
+        return self.busy() * cores / self.per_s * 1e6
 
 
 class Writers:
@@ -189,14 +196,10 @@ class AppendFigures:
     cores: int = 1
 
     def figures(self) -> dict[str, Any]:
-        median = statistics.median
+        return {**self._rates(), **self._machine_cpu()}
 
-        def ratio(these: list[float], those: list[float]) -> float:
-            return median(a / b for a, b in zip(these, those, strict=True))
-
-        return {**self._rates(median, ratio), **self._machine_cpu()}
-
-    def _rates(self, median: Any, ratio: Any) -> dict[str, Any]:
+    def _rates(self) -> dict[str, Any]:
+        median, ratio = statistics.median, _median_ratio
         return {
             "raw_insert_per_s": median(self.raw),
             "append_per_s": median(self.one),
@@ -216,21 +219,26 @@ class AppendFigures:
     def _machine_cpu(self) -> dict[str, Any]:
         """How busy the machine was with one writer and with four, the CPU a command cost it,
         and the speedup four writers would reach at that cost with every core busy: per round
-        (one writer's round, then four's), medians. Nothing where ``/proc/stat`` was missing."""
+        (one writer's round, then four's), medians. Nothing where ``/proc/stat`` was missing
+        or a round ran no command."""
         pairs = list(zip(self.one_rounds or [], self.four_rounds or [], strict=True))
-        if not pairs or any(r.machine_busy is None for pair in pairs for r in pair):
+        if not pairs or not all(one.cpu_measured and four.cpu_measured for one, four in pairs):
             return {}
         median, cores = statistics.median, self.cores
-        one_cpu = [one.cpu_us_per_command(cores) or 0.0 for one, _ in pairs]
-        four_cpu = [four.cpu_us_per_command(cores) or 0.0 for _, four in pairs]
-        at_full = [cores * 1e6 / cpu / one.per_s for (one, _), cpu in zip(pairs, four_cpu, strict=True) if cpu]
         return {
-            "append_machine_busy_1_writer": median(one.machine_busy or 0.0 for one, _ in pairs),
-            "append_machine_busy_4_writers": median(four.machine_busy or 0.0 for _, four in pairs),
-            "append_machine_cpu_us_per_command": median(one_cpu),
-            "append_machine_cpu_us_per_command_4_writers": median(four_cpu),
-            **({"append_speedup_4_writers_at_full_cpu": median(at_full)} if at_full else {}),
+            "append_machine_busy_1_writer": median(one.busy() for one, _ in pairs),
+            "append_machine_busy_4_writers": median(four.busy() for _, four in pairs),
+            "append_machine_cpu_us_per_command": median(one.cpu_us_per_command(cores) for one, _ in pairs),
+            "append_machine_cpu_us_per_command_4_writers": median(
+                four.cpu_us_per_command(cores) for _, four in pairs),
+            "append_speedup_4_writers_at_full_cpu": median(
+                cores * 1e6 / four.cpu_us_per_command(cores) / one.per_s for one, four in pairs),
         }
+
+
+def _median_ratio(these: list[float], those: list[float]) -> float:
+    """The median of the per-round ratios: each round against its own baseline."""
+    return statistics.median(a / b for a, b in zip(these, those, strict=True))
 
 
 def measure(url: str, rounds: int, seconds: float) -> AppendFigures:

@@ -46,6 +46,12 @@ def test_no_machine_figures_without_proc_stat() -> None:
     assert results["append_speedup_4_writers"] == pytest.approx(1.6)
 
 
+def test_no_machine_figures_when_a_round_ran_no_command() -> None:
+    results = figures([Round(1000.0, 0.4), Round(1000.0, 0.4)], [Round(1600.0, 0.8), Round(0.0, 0.1)])
+
+    assert not any(name.startswith("append_machine") or name.endswith("_at_full_cpu") for name in results)
+
+
 def test_the_machine_ticks_grow_and_busy_never_exceeds_total() -> None:
     first = machine_cpu_ticks()
     if first is None:
