@@ -186,13 +186,11 @@ class Writers:
 @dataclass(frozen=True)
 class AppendFigures:
     raw: list[float]
-    one: list[float]
-    four: list[float]
+    one: list[Round]  # the one-writer and four-writer rounds: their rates, and how busy
+    four: list[Round]  # the machine was
     ceiling: list[float]
     raw_four: list[float]
     bare: list[float]
-    one_rounds: list[Round] | None = None  # the one-writer and four-writer rounds, with
-    four_rounds: list[Round] | None = None  # how busy the machine was
     cores: int = 1
 
     def figures(self) -> dict[str, Any]:
@@ -200,20 +198,21 @@ class AppendFigures:
 
     def _rates(self) -> dict[str, Any]:
         median, ratio = statistics.median, _median_ratio
+        one, four = [r.per_s for r in self.one], [r.per_s for r in self.four]
         return {
             "raw_insert_per_s": median(self.raw),
-            "append_per_s": median(self.one),
-            "append_ratio_vs_raw_insert": ratio(self.one, self.raw),
-            "append_per_s_4_writers": median(self.four),
-            "append_speedup_4_writers": ratio(self.four, self.one),
+            "append_per_s": median(one),
+            "append_ratio_vs_raw_insert": ratio(one, self.raw),
+            "append_per_s_4_writers": median(four),
+            "append_speedup_4_writers": ratio(four, one),
             "append_ceiling_per_s": median(self.ceiling),
             "append_ceiling_ratio_vs_raw_insert": ratio(self.ceiling, self.raw),
-            "append_share_of_ceiling": ratio(self.one, self.ceiling),
+            "append_share_of_ceiling": ratio(one, self.ceiling),
             "raw_insert_per_s_4_writers": median(self.raw_four),
             "raw_insert_speedup_4_writers": ratio(self.raw_four, self.raw),
             "append_bare_library_per_s": median(self.bare),
             "append_bare_library_ratio_vs_raw_insert": ratio(self.bare, self.raw),
-            "append_speedup_vs_bare_library": ratio(self.one, self.bare),
+            "append_speedup_vs_bare_library": ratio(one, self.bare),
         }
 
     def _machine_cpu(self) -> dict[str, Any]:
@@ -221,7 +220,7 @@ class AppendFigures:
         and the speedup four writers would reach at that cost with every core busy: per round
         (one writer's round, then four's), medians. Nothing where ``/proc/stat`` was missing
         or a round ran no command."""
-        pairs = list(zip(self.one_rounds or [], self.four_rounds or [], strict=True))
+        pairs = list(zip(self.one, self.four, strict=True))
         if not pairs or not all(one.cpu_measured and four.cpu_measured for one, four in pairs):
             return {}
         median, cores = statistics.median, self.cores
@@ -258,7 +257,6 @@ def measure(url: str, rounds: int, seconds: float) -> AppendFigures:
             ceiling.append(writers.rate("ceiling", 1, seconds))
             raw_four.append(writers.rate("raw", 4, seconds))
             bare.append(writers.rate("bare", 1, seconds))
-        return AppendFigures(raw, [r.per_s for r in one], [r.per_s for r in four], ceiling, raw_four, bare,
-                             one_rounds=one, four_rounds=four, cores=os.cpu_count() or 1)
+        return AppendFigures(raw, one, four, ceiling, raw_four, bare, cores=os.cpu_count() or 1)
     finally:
         writers.close()

@@ -10,8 +10,7 @@ from benchmarks.writers import AppendFigures, Round, machine_cpu_ticks
 
 def figures(one: list[Round], four: list[Round], cores: int = 2) -> dict[str, float]:
     rates = [1.0] * len(one)
-    return AppendFigures(rates, [r.per_s for r in one], [r.per_s for r in four], rates, rates, rates,
-                         one_rounds=one, four_rounds=four, cores=cores).figures()
+    return AppendFigures(rates, one, four, rates, rates, rates, cores=cores).figures()
 
 
 def test_a_command_costs_the_machine_its_busy_cores_over_the_rate() -> None:
