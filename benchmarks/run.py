@@ -31,7 +31,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from benchmarks import reads, report, writers
+from benchmarks import host, reads, report, writers
 from benchmarks.config import FULL, QUICK, SIZES, Sizes
 from benchmarks.dataset import build
 from benchmarks.service import Served, make_tokens
@@ -87,12 +87,15 @@ def run_all(url: str, sizes: Sizes, workdir: Path, echo: Echo, trace: Path | Non
     today = date.today()
     if trace is not None:
         trace.mkdir(parents=True, exist_ok=True)
+    probes = [host.probe()]  # how fast the host is, at the start and after each stage
 
     echo(f"appending: {sizes.rounds} rounds of raw INSERTs, one writer, four writers, the ceiling, four raw writers")
     results.update(writers.measure(url, sizes.rounds, sizes.round_seconds).figures())
+    probes.append(host.probe())
 
     echo(f"rebuilding a case of {sizes.long_case_events} events")
     results.update(reads.case_load(url, sizes.long_case_events, sizes.load_repeats))
+    probes.append(host.probe())
 
     echo(f"building the data set: at least {sizes.min_cases:,} cases, {sizes.min_events:,} events")
     app = reads.uncached(url)
@@ -102,6 +105,7 @@ def run_all(url: str, sizes: Sizes, workdir: Path, echo: Echo, trace: Path | Non
         app.close()
     results.update(data_generation_s=data.generate_seconds, data_load_s=data.load_seconds)
     results.update(_store_size(url))
+    probes.append(host.probe())
 
     echo(f"rebuilding every read model from {int(results['events_in_store']):,} events")
     with ProjectionSupervisor(application_env(url)) as supervisor:
@@ -110,11 +114,14 @@ def run_all(url: str, sizes: Sizes, workdir: Path, echo: Echo, trace: Path | Non
         elapsed = time.perf_counter() - started
     results["projection_catchup_s"] = elapsed
     results["projection_catchup_events_per_s"] = results["events_in_store"] / elapsed
+    probes.append(host.probe())
 
     echo("VACUUM ANALYZE, as autovacuum would have after a rebuild")
     results["vacuum_analyze_s"] = settle(url)
 
     results.update(_served(url, sizes, workdir, today, echo, trace))
+    probes.append(host.probe())
+    results.update(host.figures(probes))
     return results
 
 

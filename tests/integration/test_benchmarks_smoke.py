@@ -25,6 +25,7 @@ REQUIRED = (
     "overdue_p50_ms_100k_cases", "overdue_p95_ms_100k_cases", "overdue_by_replay_ms_100k_cases",
     "http_commands_per_s_32_clients", "http_p95_ms_32_clients", "http_max_commands_per_s_32_clients",
     "http_p95_ms_at_max_32_clients", "serve_peak_rss_mb",
+    "machine_python_us", "machine_python_us_spread", "machine_wakeup_us", "machine_syscall_ns",
 )
 
 
@@ -47,6 +48,8 @@ def test_the_benchmarks_run_end_to_end_on_tiny_sizes(fresh_migrated_url, tmp_pat
     assert 0 < results["append_machine_busy_1_writer"] <= 1 and 0 < results["append_machine_busy_4_writers"] <= 1
     assert results["append_machine_cpu_us_per_command_4_writers"] > 0
     assert results["append_speedup_4_writers_at_full_cpu"] > 0
+    # How fast the host was: probed at the start and after each of the five stages.
+    assert results["machine_probes"] == 6 and results["machine_python_us_spread"] >= 1
     # The open-loop run sends on schedule: about its offered rate when the server keeps up.
     assert 0 < results["http_commands_per_s_32_clients"] <= 1.2 * results["http_offered_per_s_32_clients"]
     # Each command of the HTTP loads traced: (seconds since the start, latency, path, status).

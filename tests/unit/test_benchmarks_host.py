@@ -1,0 +1,58 @@
+"""The host probes the benchmark takes at the start and after each stage: what each measures,
+and the figures they give for a run."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from benchmarks import host
+from benchmarks.host import Probe
+
+
+def test_a_runs_figures_are_each_probes_median_and_how_far_apart_its_python_times_were() -> None:
+    probes = [Probe(python_us=1000.0, wakeup_us=20.0, syscall_ns=100.0),
+              Probe(python_us=1500.0, wakeup_us=90.0, syscall_ns=300.0),
+              Probe(python_us=1200.0, wakeup_us=30.0, syscall_ns=200.0)]
+
+    figures = host.figures(probes)
+
+    assert figures == {"machine_python_us": 1200.0, "machine_python_us_spread": 1.5,
+                       "machine_wakeup_us": 30.0, "machine_syscall_ns": 200.0, "machine_probes": 3}
+
+
+def test_no_probes_give_no_figures() -> None:
+    assert host.figures([]) == {}
+
+
+def test_the_python_workload_is_fixed_so_runs_on_different_hosts_compare() -> None:
+    # The same work every time (its result pins it): change it, and earlier runs' figures no
+    # longer compare with new ones.
+    assert host._python_workload() == host._python_workload() == 119_780
+
+
+def test_a_probe_measures_this_machine() -> None:
+    probe = host.probe()
+
+    assert all(math.isfinite(value) and value > 0 for value in
+               (probe.python_us, probe.wakeup_us, probe.syscall_ns))
+    # A round trip through another process costs at least the two system calls on each side.
+    assert probe.wakeup_us * 1000 > 2 * probe.syscall_ns
+
+
+def test_the_wakeup_probe_reaps_its_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    forked: list[int] = []
+    real_fork = host.os.fork
+
+    def fork() -> int:
+        pid = real_fork()
+        if pid:
+            forked.append(pid)
+        return pid
+
+    monkeypatch.setattr(host.os, "fork", fork)
+    assert host.wakeup_us(round_trips=10) > 0
+    (child,) = forked
+    with pytest.raises(ChildProcessError):  # already waited for: not a zombie left behind
+        host.os.waitpid(child, 0)
