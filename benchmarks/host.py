@@ -24,6 +24,8 @@ from __future__ import annotations
 import json
 import os
 import statistics
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 
@@ -62,29 +64,27 @@ def python_us() -> float:
 
 def wakeup_us(round_trips: int = WAKEUPS) -> float:
     """One byte to a child process and one back, through pipes, in µs per round trip."""
-    from_parent, to_child = os.pipe()  # (read end, write end)
-    from_child, to_parent = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: echo until the parent closes its end
-        try:
-            os.close(to_child)
-            os.close(from_child)
-            while os.read(from_parent, 1):
-                os.write(to_parent, b"x")
-        finally:
-            os._exit(0)
-    os.close(from_parent)
-    os.close(to_parent)
+    child = subprocess.Popen([sys.executable, "-c", _ECHO], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, bufsize=0)
+    assert child.stdin is not None and child.stdout is not None
+    to_child, from_child = child.stdin.fileno(), child.stdout.fileno()
     try:
+        os.write(to_child, b"x")  # the child is up and answering before the clock starts
+        os.read(from_child, 1)
         started = time.perf_counter()
         for _ in range(round_trips):
             os.write(to_child, b"x")
             os.read(from_child, 1)
         return (time.perf_counter() - started) / round_trips * 1e6
     finally:
-        os.close(to_child)
-        os.close(from_child)
-        os.waitpid(pid, 0)
+        child.stdin.close()  # the child's read then ends, and so does the child
+        child.wait()
+        child.stdout.close()
+
+
+# The child: echo each byte until its input closes (started afresh, not forked from a
+# process that may have threads).
+_ECHO = "import os\nwhile os.read(0, 1):\n    os.write(1, b'x')\n"
 
 
 def syscall_ns(calls: int = SYSCALLS) -> float:

@@ -4,6 +4,7 @@ and the figures they give for a run."""
 from __future__ import annotations
 
 import math
+import subprocess
 
 import pytest
 
@@ -41,18 +42,16 @@ def test_a_probe_measures_this_machine() -> None:
     assert probe.wakeup_us * 1000 > 2 * probe.syscall_ns
 
 
-def test_the_wakeup_probe_reaps_its_child(monkeypatch: pytest.MonkeyPatch) -> None:
-    forked: list[int] = []
-    real_fork = host.os.fork
+def test_the_wakeup_probe_leaves_no_child_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[subprocess.Popen] = []
+    real_popen = subprocess.Popen
 
-    def fork() -> int:
-        pid = real_fork()
-        if pid:
-            forked.append(pid)
-        return pid
+    def popen(*args: object, **kwargs: object) -> subprocess.Popen:
+        child = real_popen(*args, **kwargs)
+        started.append(child)
+        return child
 
-    monkeypatch.setattr(host.os, "fork", fork)
+    monkeypatch.setattr(host.subprocess, "Popen", popen)
     assert host.wakeup_us(round_trips=10) > 0
-    (child,) = forked
-    with pytest.raises(ChildProcessError):  # already waited for: not a zombie left behind
-        host.os.waitpid(child, 0)
+    (child,) = started
+    assert child.returncode == 0  # it ended when its input closed, and was waited for
