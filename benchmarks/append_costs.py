@@ -27,7 +27,7 @@ from typing import Any
 import psycopg
 
 from application.cases import QualityMarkCases
-from benchmarks import save_parts, save_trade_offs
+from benchmarks import host, save_parts, save_trade_offs
 from benchmarks.journeys import Journeys, in_memory_cases, stored_payloads
 from benchmarks.measuring import CaseEvents, Variant, aligned, measure_round
 from benchmarks.reads import bench_env
@@ -118,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             print(save_parts.table(save_parts.measure(url, args.rounds, args.operations)))
         else:
             print(table(measure(url, args.rounds, args.operations)))
+    print(host.describe(host.probe()))
     return 0
 
 

@@ -112,6 +112,12 @@ def probe() -> Probe:
     return Probe(python_us(), wakeup_us(), syscall_ns())
 
 
+def describe(probe: Probe) -> str:
+    """One line for a printed table: how fast this host is now."""
+    return (f"host now: Python probe {probe.python_us:,.0f} µs, a wake-up round trip "
+            f"{probe.wakeup_us:.0f} µs, getppid {probe.syscall_ns:.0f} ns (benchmarks/host.py)")
+
+
 def figures(probes: list[Probe]) -> dict[str, float]:
     """Each probe's median over the run, and how far apart its slowest and quickest Python were."""
     if not probes:

@@ -55,3 +55,10 @@ def test_the_wakeup_probe_leaves_no_child_behind(monkeypatch: pytest.MonkeyPatch
     assert host.wakeup_us(round_trips=10) > 0
     (child,) = started
     assert child.returncode == 0  # it ended when its input closed, and was waited for
+
+
+def test_a_probe_is_described_in_one_line_for_the_cost_tables() -> None:
+    line = host.describe(Probe(python_us=4321.0, wakeup_us=87.4, syscall_ns=351.2))
+
+    assert "\n" not in line
+    assert "4,321 µs" in line and "87 µs" in line and "351 ns" in line
