@@ -379,6 +379,7 @@ class CasesRecorder(PostgresApplicationRecorder):
         # The save statements, by (one event?, idempotency record?, flush outside the lock?),
         # as bytes: psycopg then neither composes nor re-parses them (see _append_statement).
         self._append_statements: dict[tuple[bool, bool, bool], bytes] = {}
+        self._select_events_statements: dict[tuple[bool, bool, bool, bool], bytes] = {}
 
     def _create_statements(self) -> list[Composed]:
         schema = Identifier(self.datastore.schema)
@@ -521,12 +522,42 @@ class CasesRecorder(PostgresApplicationRecorder):
             row["principal"], row["key"], row["request_hash"], row["case_id"], row["version"]
         )
 
+    def select_events(
+        self, originator_id: Any, *, gt: int | None = None, lte: int | None = None,
+        desc: bool = False, limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        """The library's ``select_events``, its statement composed once for each shape of
+        query instead of at each call (a tenth of the CPU of loading a case), and its rows
+        read as tuples."""
+        shape = (gt is not None, lte is not None, desc, limit is not None)
+        statement = self._select_events_statements.get(shape)
+        if statement is None:
+            composed = SQL("SELECT originator_id, originator_version, topic, state FROM {}.{} "
+                           "WHERE originator_id = %s").format(
+                Identifier(self.datastore.schema), Identifier(self.events_table_name))
+            for given, part in zip(shape, (" AND originator_version > %s",
+                                           " AND originator_version <= %s"), strict=False):
+                if given:
+                    composed += SQL(part)
+            composed += SQL(" ORDER BY originator_version DESC" if desc
+                            else " ORDER BY originator_version ASC")
+            if limit is not None:
+                composed += SQL(" LIMIT %s")
+            statement = self._select_events_statements[shape] = composed.as_bytes()
+        params = [originator_id, *(value for value in (gt, lte, limit) if value is not None)]
+        with self.datastore.get_connection() as conn, \
+                conn.cursor(row_factory=tuple_row) as curs:
+            curs.execute(statement, params, prepare=True)
+            return [StoredEvent(originator_id=originator_id_, originator_version=version,
+                                topic=topic, state=bytes(state))
+                    for originator_id_, version, topic, state in curs.fetchall()]
+
     # ---- Failing fast during a database outage (infrastructure/availability.py) -----------
     # The library's (and the methods above') @retry makes ten attempts, each waiting up to the
     # pool's checkout timeout: about a minute for a request caught by an outage. Re-wrapped
     # with fewer attempts, it gets its 503 within seconds. Keep these lines last in the class.
     insert_events = fail_fast(insert_events)
     find_idempotency_record = fail_fast(find_idempotency_record)
-    select_events = fail_fast(PostgresApplicationRecorder.select_events)
+    select_events = fail_fast(select_events)
     select_notifications = fail_fast(PostgresApplicationRecorder.select_notifications)
     max_notification_id = fail_fast(PostgresApplicationRecorder.max_notification_id)

@@ -51,8 +51,8 @@ from psycopg.rows import dict_row, tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
 from application.cases import QualityMarkCases
+from application.decoding import EventDecoder
 from projections.base import APPLICATION_NAME, PositionConflict, PostgresReadModel, qualified
-from projections.decoding import EventDecoder
 
 if TYPE_CHECKING:
     from projections.registry import ProjectionSpec

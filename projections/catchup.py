@@ -28,8 +28,8 @@ import structlog
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification, Tracking
 
+from application.decoding import EventDecoder
 from projections.base import APPLICATION_NAME, PositionConflict, PreparedBatch, ReadModel
-from projections.decoding import EventDecoder
 
 log = structlog.get_logger(__name__)
 

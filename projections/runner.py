@@ -54,11 +54,11 @@ import structlog
 from eventsourcing.persistence import IntegrityError, PersistenceError, ProgrammingError
 
 from application.cases import QualityMarkCases
+from application.decoding import EventDecoder
 from infrastructure.recorder import ping_only_idle_connections
 from projections import bulk
 from projections.base import APPLICATION_NAME, PositionConflict, PostgresReadModel
 from projections.catchup import PAGE_SIZE, catch_up
-from projections.decoding import EventDecoder
 from projections.leadership import LeaderLocks
 from projections.live import Listener, apply_new_events
 from projections.registry import ALL, ProjectionSpec

@@ -3,10 +3,12 @@ back ends must be indistinguishable to the application."""
 
 from __future__ import annotations
 
+import itertools
 from abc import ABC, abstractmethod
 from uuid import uuid4
 
 import pytest
+from eventsourcing.postgres import PostgresApplicationRecorder
 
 from application.cases import QualityMarkCases
 from application.errors import CaseNotFound, VersionNotFound
@@ -109,3 +111,18 @@ class TestPostgres(ApplicationBackendContract):
 
         assert other.get_case(case_id).status.value == "awarded"
         assert [e.originator_version for e in other.history(case_id)] == list(range(1, 11))
+
+    def test_its_select_of_a_cases_events_answers_as_the_librarys_for_every_shape(
+        self, app: QualityMarkCases
+    ) -> None:
+        case_id, _ = run_example(app)
+        recorder = app.recorder
+        assert isinstance(recorder, CasesRecorder)
+
+        for gt, lte, desc, limit in itertools.product((None, 3), (None, 8), (False, True), (None, 2)):
+            ours = recorder.select_events(case_id, gt=gt, lte=lte, desc=desc, limit=limit)
+            librarys = PostgresApplicationRecorder.select_events(
+                recorder, case_id, gt=gt, lte=lte, desc=desc, limit=limit)
+            assert ours == librarys, (gt, lte, desc, limit)
+            assert ours, (gt, lte, desc, limit)
+        assert recorder.select_events(uuid4()) == []

@@ -1,5 +1,6 @@
-"""The rebuild's event decoder gives the mapper's events, whatever the stored form; the audit
-JSON is written alike by pydantic-core and by the C encoder."""
+"""The event decoder gives the library mapper's events, whatever the stored form, and so does
+the application's mapper (which decodes with it); the audit JSON is written alike by
+pydantic-core and by the C encoder."""
 
 from __future__ import annotations
 
@@ -10,13 +11,16 @@ from typing import Any
 
 import pytest
 from eventsourcing.cipher import AESCipher
+from eventsourcing.domain import Snapshot
+from eventsourcing.persistence import Mapper, MapperDeserialisationError, StoredEvent
+from eventsourcing.utils import get_topic
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from application.cases import QualityMarkCases
+from application.decoding import CaseMapper, EventDecoder
 from domain.case import Case
 from projections.audit import _ENCODER, _written_alike, event_json, event_json_bytes
-from projections.decoding import EventDecoder
 from tests.unit.test_projection_facts import histories
 
 EVENT_CLASSES = [cls for cls in vars(Case).values()
@@ -32,6 +36,12 @@ def decoded(decoder: EventDecoder, stored: Any) -> Any:
                           stored.originator_version)
 
 
+def library(mapper: Mapper, stored: Any) -> Any:
+    """What the library's own mapper makes of ``stored`` (with this mapper's transcoder,
+    cipher and compressor)."""
+    return Mapper.to_domain_event(mapper, stored)
+
+
 def same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and vars(a) == vars(b) and all(
         type(x) is type(y) for x, y in zip(vars(a).values(), vars(b).values(), strict=True))
@@ -45,7 +55,7 @@ def test_decoded_events_equal_the_mappers_for_every_event_type(seed):
     for history in histories(seed, 150):
         for event in history:
             stored = mapper.to_stored_event(event)
-            event_, expected = decoded(decoder, stored), mapper.to_domain_event(stored)
+            event_, expected = decoded(decoder, stored), library(mapper, stored)
             assert same(event_, expected), type(event).__name__
             assert event_ == event
             seen.add(type(event))
@@ -76,7 +86,7 @@ def test_a_stored_form_the_validator_does_not_expect_is_decoded_as_the_mapper_do
     state = json.loads(stored.state)
     change(state)
     stored = dataclasses.replace(stored, state=json.dumps(state).encode())
-    assert same(decoded(decoder, stored), mapper.to_domain_event(stored))
+    assert same(decoded(decoder, stored), library(mapper, stored))
 
 
 def test_encrypted_events_go_through_the_mapper():
@@ -86,7 +96,7 @@ def test_encrypted_events_go_through_the_mapper():
     assert not decoder.fast
     for event in histories(5, 40)[0]:
         stored = mapper.to_stored_event(event)
-        assert same(decoded(decoder, stored), mapper.to_domain_event(stored))
+        assert same(decoded(decoder, stored), library(mapper, stored))
 
 
 def test_audit_json_is_written_alike_by_both_encoders():
@@ -114,3 +124,40 @@ def test_types_pydantic_writes_differently_are_left_to_the_c_encoder():
     assert not _written_alike(WithDatetime)
     assert _written_alike(WithDates)
     assert all(_written_alike(cls) for cls in EVENT_CLASSES)
+
+
+def test_the_applications_mapper_decodes_every_event_as_the_librarys():
+    mapper = in_memory().mapper
+    assert type(mapper) is CaseMapper
+    for history in histories(11, 60):
+        for event in history:
+            stored = mapper.to_stored_event(event)
+            assert same(mapper.to_domain_event(stored), library(mapper, stored))
+
+
+def test_the_applications_mapper_decodes_a_snapshot_as_the_librarys():
+    mapper = in_memory().mapper
+    history = max(histories(7, 60), key=len)
+    case = None
+    for event in history:
+        case = event.mutate(case)
+    stored = mapper.to_stored_event(Snapshot.take(case))
+
+    snapshot = mapper.to_domain_event(stored)
+
+    assert same(snapshot, library(mapper, stored))
+    assert vars(snapshot.mutate(None)) == vars(case)
+
+
+def test_a_stored_event_that_does_not_decode_raises_the_librarys_error():
+    mapper = in_memory().mapper
+    event = histories(5, 10)[0][0]
+    stored = mapper.to_stored_event(event)
+    for state in (b"not json", b'{"unmet_indicators": {"_type_": "no such type", "_data_": 1}}'):
+        broken = StoredEvent(stored.originator_id, stored.originator_version, stored.topic, state)
+        with pytest.raises(MapperDeserialisationError):
+            mapper.to_domain_event(broken)
+
+
+def test_the_environment_may_name_another_mapper():
+    assert type(in_memory(MAPPER_TOPIC=get_topic(Mapper)).mapper) is Mapper
