@@ -23,7 +23,9 @@ class Sizes:
     http_rate: float  # commands/s offered in all by the open-loop run (the target's 500, +5%)
     http_seconds: float  # each command load runs this long...
     http_max_commands: int  # ...or until this many commands were answered
-    replay_cases: int | None  # overdue by loading every aggregate (None: all of them)
+    # Overdue by loading every aggregate (None: all of them), or this many spread over the
+    # store; either way checked against the read model's answer for the cases loaded.
+    replay_cases: int | None
     serve_workers: int | None = None  # `pqasso serve --workers` (None: one per core)
 
 
@@ -36,9 +38,9 @@ FULL = Sizes(
 
 QUICK = Sizes(
     name="quick", min_cases=5_000, min_events=40_000, chunk_cases=1_000, load_batch=1_000,
-    rounds=3, round_seconds=0.5, long_case_events=1_000, load_repeats=10,
+    rounds=2, round_seconds=0.5, long_case_events=1_000, load_repeats=10,
     overdue_requests=50, http_clients=32, http_rate=525.0, http_seconds=4.0, http_max_commands=10_000,
-    replay_cases=None,
+    replay_cases=2_000,  # a third of the cases: replaying them all was a third of the run
 )
 
 # For tests/integration/test_benchmarks_smoke.py: every part runs, on tiny sizes.
@@ -46,7 +48,7 @@ SMOKE = Sizes(
     name="smoke", min_cases=100, min_events=600, chunk_cases=50, load_batch=200,
     rounds=1, round_seconds=0.2, long_case_events=60, load_repeats=2,
     overdue_requests=3, http_clients=4, http_rate=40.0, http_seconds=0.5, http_max_commands=100,
-    replay_cases=None,
+    replay_cases=60,  # of ~100 cases: the sampled replay, checked as in --quick
 )
 
 SIZES = {sizes.name: sizes for sizes in (FULL, QUICK, SMOKE)}

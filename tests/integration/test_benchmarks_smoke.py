@@ -37,6 +37,7 @@ def test_the_benchmarks_run_end_to_end_on_tiny_sizes(fresh_migrated_url, tmp_pat
     assert results["events_in_store"] >= SMOKE.min_events
     assert results["cases_in_store"] >= SMOKE.min_cases
     assert results["overdue_answers_agree"] == 1.0  # read model and replay give one answer
+    assert results["overdue_replay_cases"] == SMOKE.replay_cases  # for the cases replayed
     assert results["http_errors"] == 0
     assert results["http_projection_backlog_s_after_max"] >= 0  # caught up before the open loop
     # The ceiling runs the same commands in memory and the baseline's INSERT: it must
