@@ -14,16 +14,13 @@ from contextlib import contextmanager
 from datetime import date
 
 import structlog
-import uvicorn
 
 from application.deadline_job import run_deadline_job
-from infrastructure.availability import DatabaseGate, DatabaseGateMiddleware, GatedHealth
+from infrastructure.availability import DatabaseGate
 from infrastructure.bootstrap import Service, bootstrap
 from infrastructure.cli_cases import read_models, service
 from infrastructure.cli_output import print_json, print_table
 from infrastructure.database import connect_or_start
-from infrastructure.http import create_api
-from infrastructure.http.middleware import KeepAliveLimit
 from infrastructure.logging import bind_process, configure_logging
 from infrastructure.migrations import migrate as migrate_database
 from infrastructure.scheduler import DailyDeadlineJob
@@ -35,7 +32,6 @@ from infrastructure.serve_workers import (
 )
 from infrastructure.settings import Settings, redact
 from infrastructure.tokens import TokenStore
-from infrastructure.web import create_web_app, with_web_pages
 from infrastructure.web.sessions_postgres import PostgresSessionStore
 from projections.runner import ProjectionSupervisor
 
@@ -153,6 +149,7 @@ def serve(args: argparse.Namespace) -> int:
         exit_on_stop_signals()  # so that SIGTERM, too, closes the pools and stops the database
         return _serve(settings, args.host, args.port)
     configure_logging(settings.log_format, settings.log_level)
+    from infrastructure import serving  # noqa: F401 - before forking: the workers share it
     with connect_or_start(settings) as database:  # the embedded server, if any, is ours
         if settings.database_url is None:
             migrate_database(database.url)
@@ -204,6 +201,8 @@ def _serve(settings: Settings, host: str, port: int, *, sock: socket.socket | No
     then the shared listening socket, already bound, and ``shares`` the workers' counts of
     connections); only worker 0 runs the deadline job. Alone, it follows the projections
     itself; as a worker it leaves that to the projector (``_project``) and only reads."""
+    from infrastructure import serving
+
     svc = bootstrap(settings, migrate_first=settings.database_url is None)
     if worker is not None:
         bind_process(worker=worker)  # on every line, from every thread of this worker
@@ -223,10 +222,6 @@ def _serve(settings: Settings, host: str, port: int, *, sock: socket.socket | No
             supervisor.stand_by()
         if job is not None:
             job.start()
-        deadlines = supervisor.view("deadlines")
-        api = create_api(svc.cases, tokens, deadlines, GatedHealth(supervisor, gate))
-        web = create_web_app(svc.cases, tokens, deadlines, deadlines,
-                             secure_cookies=settings.secure_cookies, sessions=sessions)
         if worker is None:
             _announce(host, port, svc.database.url, svc.database.embedded is not None, 1)
         over_share = None
@@ -235,10 +230,9 @@ def _serve(settings: Settings, host: str, port: int, *, sock: socket.socket | No
 
             def over_share() -> bool:  # this worker's open connections, against the others'
                 return shares.over_share(worker, len(server.server_state.connections))
-        app = KeepAliveLimit(DatabaseGateMiddleware(with_web_pages(api, web), gate=gate),
-                             max_requests=settings.keepalive_requests, over_share=over_share)
-        config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
-        server = uvicorn.Server(config)
+        server = serving.server(svc.cases, settings, tokens=tokens, supervisor=supervisor,
+                                gate=gate, sessions=sessions, host=host, port=port,
+                                over_share=over_share)
         # What start-up made (the API, its models and schemas, the pools) lives as long as
         # the process: out of the collector's sight, a full collection no longer walks it
         # (25-75 ms with every request of this process waiting, BENCHMARKS.md).
