@@ -535,10 +535,10 @@ class CasesRecorder(PostgresApplicationRecorder):
             composed = SQL("SELECT originator_id, originator_version, topic, state FROM {}.{} "
                            "WHERE originator_id = %s").format(
                 Identifier(self.datastore.schema), Identifier(self.events_table_name))
-            for given, part in zip(shape, (" AND originator_version > %s",
-                                           " AND originator_version <= %s"), strict=False):
-                if given:
-                    composed += SQL(part)
+            if gt is not None:
+                composed += SQL(" AND originator_version > %s")
+            if lte is not None:
+                composed += SQL(" AND originator_version <= %s")
             composed += SQL(" ORDER BY originator_version DESC" if desc
                             else " ORDER BY originator_version ASC")
             if limit is not None:
