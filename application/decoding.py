@@ -175,14 +175,20 @@ class CaseMapper(Mapper[Any]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._decoder = EventDecoder(self)
+        self.decoder = EventDecoder(self)
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
         try:
-            return self._decoder.decode(stored_event.topic, stored_event.state,
+            return self.decoder.decode(stored_event.topic, stored_event.state,
                                         stored_event.originator_id, stored_event.originator_version)
         except Exception:
             return super().to_domain_event(stored_event)
+
+
+def decoder_of(mapper: Mapper[Any]) -> EventDecoder:
+    """The decoder of ``mapper``'s events: a ``CaseMapper``'s own (one set of validators per
+    mapper), or a new one for another mapper."""
+    return mapper.decoder if isinstance(mapper, CaseMapper) else EventDecoder(mapper)
 
 
 class _NoSchema(Exception):

@@ -51,7 +51,7 @@ from psycopg.rows import dict_row, tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
 from application.cases import QualityMarkCases
-from application.decoding import EventDecoder
+from application.decoding import decoder_of
 from projections.base import APPLICATION_NAME, PositionConflict, PostgresReadModel, qualified
 
 if TYPE_CHECKING:
@@ -302,7 +302,7 @@ def rebuild_cases(app: QualityMarkCases, views: Sequence[PostgresReadModel], lo:
     up to ``head`` into the (empty) tables of ``views``, in one transaction; return how
     many events that was. ``lock_holder``: (backend pid, locks) of the session holding
     the writer locks, checked to hold them still before committing."""
-    decoder, chunk_events = EventDecoder(app.mapper), chunk_events or CHUNK_EVENTS
+    decoder, chunk_events = decoder_of(app.mapper), chunk_events or CHUNK_EVENTS
     conditions, params = [SQL("notification_id <= %s")], [head]
     if lo is not None:
         conditions.append(SQL("originator_id >= %s"))

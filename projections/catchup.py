@@ -28,7 +28,7 @@ import structlog
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification, Tracking
 
-from application.decoding import EventDecoder
+from application.decoding import decoder_of
 from projections.base import APPLICATION_NAME, PositionConflict, PreparedBatch, ReadModel
 
 log = structlog.get_logger(__name__)
@@ -115,7 +115,7 @@ def _one_pass(app: Application[Any], stores: list[_Store], page_size: int,
     for thread in (reader, *stores):
         thread.start()
     try:
-        decode = EventDecoder(app.mapper).decode  # the mapper's events, in ~2/3 of the time
+        decode = decoder_of(app.mapper).decode  # the mapper's events, in ~2/3 of the time
         while (notifications := pages.get()) is not None:
             page = [(decode(n.topic, n.state, n.originator_id, n.originator_version),
                      Tracking(APPLICATION_NAME, n.id)) for n in notifications]

@@ -54,7 +54,7 @@ import structlog
 from eventsourcing.persistence import IntegrityError, PersistenceError, ProgrammingError
 
 from application.cases import QualityMarkCases
-from application.decoding import EventDecoder
+from application.decoding import decoder_of
 from infrastructure.recorder import ping_only_idle_connections
 from projections import bulk
 from projections.base import APPLICATION_NAME, PositionConflict, PostgresReadModel
@@ -135,7 +135,7 @@ class ProjectionSupervisor:
         self.app = QualityMarkCases(env={**self.env, "CASES_POSTGRES_POOL_SIZE": "1",
                                          "CASES_POSTGRES_MAX_OVERFLOW": "1"})
         self.followers = [Follower(spec, spec.open_view(self.env)) for spec in projections]
-        decoder = EventDecoder(self.app.mapper)  # the mapper's events, in about 2/3 of the time
+        decoder = decoder_of(self.app.mapper)  # the mapper's events, in about 2/3 of the time
         self._decode = lambda n: decoder.decode(n.topic, n.state, n.originator_id, n.originator_version)
         for follower in self.followers:  # a ping per checkout was a round trip per batch
             ping_only_idle_connections(follower.view.datastore)
