@@ -55,6 +55,17 @@ class UpcomingQueries(Protocol):
     def upcoming(self, day: date, days: int) -> Sequence[Any]: ...
 
 
+@runtime_checkable
+class DeadlineListsAsJson(Protocol):
+    """A deadline read model that also writes its lists as the API answers them: the JSON of
+    ``overdue_on`` and ``upcoming`` items, fields and order as the answer models write them
+    (``PostgresDeadlinesView``). The routes then pass it on as it is."""
+
+    def overdue_json(self, day: date) -> bytes: ...
+
+    def upcoming_json(self, day: date, days: int) -> bytes: ...
+
+
 class ProjectionHealth(Protocol):
     """Each read model's position, the event store's head and the lag between them.
 

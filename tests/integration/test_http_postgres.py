@@ -103,6 +103,10 @@ def test_overdue_comes_from_the_deadline_projection(service):
     overdue = service.client.get("/overdue?on=2009-05-04", headers=service.headers["auditor"]).json()
     assert [(o["case_id"], o["obligation"], o["days_overdue"]) for o in overdue] == [(late, "plan_submission", 3)]
     assert overdue[0]["organisation"] == ex.OPEN_CASE["organisation"]
+    upcoming = service.client.get("/upcoming?on=2009-04-20&days=14", headers=service.headers["auditor"])
+    assert upcoming.headers["content-type"] == "application/json"
+    assert [(o["case_id"], o["obligation"], o["days_left"]) for o in upcoming.json()] == [
+        (late, "plan_submission", 11)]
 
 
 @pytest.mark.parametrize("guard", [{"expected_version": 1}, {}], ids=["expected-version", "no-guard"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from datetime import date, timedelta
 
 import psycopg
@@ -10,11 +12,13 @@ import pytest
 from application.cases import QualityMarkCases
 from application.commands import ApprovePlan, CommandContext
 from domain.deadlines import Closure, Obligation, Party
+from domain.participants import Organisation
+from infrastructure.http.routes_queries import OVERDUE_ITEMS, UPCOMING_ITEMS
 from projections.deadlines import ObligationRecord, OrganisationRef, OverdueItem
 from projections.registry import create_read_models, read_model
 from projections.runner import ProjectionSupervisor
 from tests.builders import ADMIN, LEAD_REVIEWER
-from tests.integration.support import TODAY, ctx, open_case_with_plan, run_example
+from tests.integration.support import TODAY, ctx, open_case_with_plan, run_example, site_visit
 from tests.integration.test_projection_histories import projection_database
 
 pytestmark = pytest.mark.integration
@@ -86,17 +90,54 @@ def test_upcoming_lists_what_is_open_that_day_and_due_within_the_window(example)
     assert [i for i in view.upcoming(date(2009, 5, 22), 7) if i.case_id == case_id] == []
 
 
+def test_the_deadline_lists_as_json_are_what_the_api_answer_writes_of_the_items(example):
+    """``overdue_json`` and ``upcoming_json`` skip the items: the same bytes all the same,
+    on every third day from the site visit to long after the evidence was due."""
+    _, view, _, _ = example
+    listed = {"overdue": 0, "upcoming": 0}
+    for day in (date(2009, 4, 17) + timedelta(days=n) for n in range(0, 130, 3)):
+        for name, answer, items, as_json in (
+            ("overdue", OVERDUE_ITEMS, view.overdue_on(day), view.overdue_json(day)),
+            ("upcoming", UPCOMING_ITEMS, view.upcoming(day, 14), view.upcoming_json(day, 14)),
+        ):
+            assert as_json == answer.dump_json(answer.validate_python(items, from_attributes=True))
+            listed[name] += len(items)
+    assert listed["overdue"] >= 5 and listed["upcoming"] >= 5, listed
+
+
+def test_the_deadline_lists_as_json_write_any_name_as_the_api_answer_does(postgres_server_url):
+    odd = Organisation("org-\"quoted\"", 'Café "Ünïcödé" \\ Trust \u2603\n')
+    with projection_database(postgres_server_url) as db:
+        app = QualityMarkCases(env=db.env)
+        case_id = app.open_case(replace(site_visit(), organisation=odd), ctx(ADMIN)).case_id
+        with ProjectionSupervisor(db.env) as supervisor:
+            supervisor.create_tables()
+            supervisor.catch_up()
+            view = supervisor.view("deadlines")
+            day = date(2009, 5, 5)
+            items = view.overdue_on(day)
+            assert [(i.case_id, i.organisation) for i in items] == [
+                (case_id, OrganisationRef(odd.id, odd.name))]
+            assert view.overdue_json(day) == OVERDUE_ITEMS.dump_json(
+                OVERDUE_ITEMS.validate_python(items, from_attributes=True))
+            assert json.loads(view.overdue_json(day))[0]["organisation"] == {"id": odd.id, "name": odd.name}
+            assert view.overdue_json(date(2009, 5, 1)) == b"[]"
+        app.close()
+
+
 @pytest.mark.parametrize("query, args", [
     ("overdue_on", (date(2009, 5, 2),)),
     ("upcoming", (date(2009, 5, 20), 7)),
     ("evidence_overdue_cases", (date(2009, 7, 25),)),
+    ("overdue_json", (date(2009, 5, 2),)),
+    ("upcoming_json", (date(2009, 5, 20), 7)),
 ])
 def test_deadline_queries_are_answered_from_an_index(example, monkeypatch, query, args):
     _, view, _, _ = example
     captured = []
     original = view._select
-    monkeypatch.setattr(view, "_select", lambda statement, params: captured.append(
-        (statement, params)) or original(statement, params))
+    monkeypatch.setattr(view, "_select", lambda statement, params, **kwargs: captured.append(
+        (statement, params)) or original(statement, params, **kwargs))
     getattr(view, query)(*args)
     (statement, params), = captured
     with view.datastore.transaction() as curs:
