@@ -163,6 +163,12 @@ class PostgresDeadlinesView(PostgresReadModel, DeadlinesView):
                                 "WHERE NOT isempty(overdue_during)").format(Identifier(overdue), obligations))
         self.index(due, SQL("CREATE INDEX IF NOT EXISTS {} ON {} (due_on)").format(
             Identifier(due), obligations))
+        # The lists as the API answers them (``overdue_json``, ``upcoming_json``), composed once.
+        self._overdue_json, self._upcoming_json = (
+            SQL("SELECT {}, {} FROM {} WHERE {} ORDER BY due_on, case_id, seq").format(
+                _JSON_ITEM, SQL(days), obligations, where)
+            for days, where in (("%(day)s::date - due_on", _OVERDUE_ON),
+                                ("due_on - %(day)s::date", _UPCOMING)))
 
     def new_state(self) -> _State:
         return _State()
@@ -217,16 +223,14 @@ class PostgresDeadlinesView(PostgresReadModel, DeadlinesView):
         """``overdue_on(day)`` as the API answers it: a JSON array, written from the rows as
         they come, with no object built per item (BENCHMARKS.md, "Overdue"). The same bytes
         as the answer's model writes from ``overdue_on`` (tests compare the two)."""
-        return self._json(_OVERDUE_ON, "days_overdue", SQL("%(day)s::date - due_on"), {"day": day})
+        return self._json(self._overdue_json, "days_overdue", {"day": day})
 
     def upcoming_json(self, day: date, days: int) -> bytes:
         """``upcoming(day, days)`` as the API answers it, as ``overdue_json``."""
-        return self._json(_UPCOMING, "days_left", SQL("due_on - %(day)s::date"),
+        return self._json(self._upcoming_json, "days_left",
                           {"day": day, "last": day + timedelta(days=days)})
 
-    def _json(self, where: SQL, days_field: str, days: SQL, params: dict[str, Any]) -> bytes:
-        statement = SQL("SELECT {}, {} FROM {} WHERE {} ORDER BY due_on, case_id, seq").format(
-            _JSON_ITEM, days, qualified(self.obligations), where)
+    def _json(self, statement: Composed, days_field: str, params: dict[str, Any]) -> bytes:
         return pydantic_core.to_json([
             {"case_id": case_id, "organisation": {"id": organisation_id, "name": organisation_name},
              "obligation": obligation, "owed_by": owed_by, "due_on": due_on,
