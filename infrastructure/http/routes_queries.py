@@ -40,6 +40,12 @@ def query_routes(
     """Routes that read: cases from the event store, deadlines from the read model."""
     router = APIRouter()
     reads = error_responses(401, 403, 404, 422)
+    # Which way each deadline list is written is fixed by the read model: chosen here, once.
+    overdue_json = (_own_json(overdue.overdue_json) if isinstance(overdue, DeadlineListsAsJson)
+                    else _items_json(OVERDUE_ITEMS, overdue.overdue_on))
+    upcoming_json = None if upcoming is None else (
+        _own_json(upcoming.upcoming_json) if isinstance(upcoming, DeadlineListsAsJson)
+        else _items_json(UPCOMING_ITEMS, upcoming.upcoming))
 
     @router.get("/cases/{case_id}", response_model=CaseState, tags=["cases"], responses=reads,
                 summary="A case now, or after its first N events")
@@ -65,10 +71,7 @@ def query_routes(
         _: Annotated[Caller, Depends(may(Action.READ_OVERDUE))], on: OnDay = None,
     ) -> Response:
         """Admin, auditor and reporting; from the deadline read model."""
-        day = on or clock()
-        if isinstance(overdue, DeadlineListsAsJson):
-            return await _json_answer(lambda: overdue.overdue_json(day))
-        return await _deadline_items(OVERDUE_ITEMS, lambda: overdue.overdue_on(day))
+        return await _json_answer(overdue_json, on or clock())
 
     @router.get("/upcoming", response_model=list[UpcomingItem], tags=["deadlines"],
                 responses=error_responses(401, 403, 422, 503), summary="Obligations falling due soon")
@@ -78,12 +81,9 @@ def query_routes(
         days: Annotated[int, Query(ge=0, le=366, description="How many days ahead to look.")] = 14,
     ) -> Response:
         """Admin, auditor and reporting: open obligations due within ``days`` of ``on``."""
-        if upcoming is None:
+        if upcoming_json is None:
             raise ApiProblem(503, "The upcoming-deadlines read model is not available.", slug="unavailable")
-        day = on or clock()
-        if isinstance(upcoming, DeadlineListsAsJson):
-            return await _json_answer(lambda: upcoming.upcoming_json(day, days))
-        return await _deadline_items(UPCOMING_ITEMS, lambda: upcoming.upcoming(day, days))
+        return await _json_answer(upcoming_json, on or clock(), days)
 
     @router.get("/health", response_model=Health, tags=["service"],
                 responses=error_responses(503), summary="Liveness, database and projection lag")
@@ -105,18 +105,24 @@ OVERDUE_ITEMS = TypeAdapter(list[OverdueItem])
 UPCOMING_ITEMS = TypeAdapter(list[UpcomingItem])
 
 
-async def _json_answer(read: Callable[[], bytes]) -> Response:
-    return Response(await run_in_threadpool(_read_model, read), media_type="application/json")
+async def _json_answer(as_json: Callable[..., bytes], *args: Any) -> Response:
+    """``as_json(*args)`` in one thread hop, answered as it is."""
+    return Response(await run_in_threadpool(as_json, *args), media_type="application/json")
 
 
-async def _deadline_items(answer: TypeAdapter[Any], read: Callable[[], Sequence[Any]]) -> Response:
+def _own_json(read_json: Callable[..., bytes]) -> Callable[..., bytes]:
+    """The read model's own JSON of a list."""
+    return lambda *args: _read_model(lambda: read_json(*args))
+
+
+def _items_json(answer: TypeAdapter[Any], read: Callable[..., Sequence[Any]]) -> Callable[..., bytes]:
     """The read model's items as the route's ``response_model`` would answer them."""
 
-    def items_json() -> bytes:
-        items = _read_model(read)
+    def as_json(*args: Any) -> bytes:
+        items = _read_model(lambda: read(*args))
         return answer.dump_json(answer.validate_python(items, from_attributes=True))
 
-    return Response(await run_in_threadpool(items_json), media_type="application/json")
+    return as_json
 
 
 def _read_model(read: Callable[[], Any]) -> Any:
