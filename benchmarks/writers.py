@@ -19,6 +19,10 @@ all of them, and the ratios are taken per round. The modes:
 ``raw`` also runs with four writers, whose speedup is the machine's own for the simplest
 commit: a ceiling for ``append_speedup_4_writers`` as well.
 
+Four writers' rate is also compared with the raw INSERT's (``append_4_writers_ratio_vs_raw_insert``):
+the two append targets hold together only if that is at least 0.75 (0.5 x 1.5), and then only
+while one writer's ratio lies between 0.5 and a 1.5th of it (BENCHMARKS.md, "Four writers").
+
 Each round also reads how busy the machine's cores were (``/proc/stat``, all processes: the
 writers, their PostgreSQL backends and anything else running): the CPU a command costs the
 machine with one writer and with four, and so the speedup four writers would reach if they
@@ -205,6 +209,9 @@ class AppendFigures:
             "append_ratio_vs_raw_insert": ratio(one, self.raw),
             "append_per_s_4_writers": median(four),
             "append_speedup_4_writers": ratio(four, one),
+            # Both append targets (one writer >= 0.5 of the raw INSERT, four >= 1.5 times one)
+            # can hold together only if four writers reach 0.5 x 1.5 = 0.75 of the raw INSERT.
+            "append_4_writers_ratio_vs_raw_insert": ratio(four, self.raw),
             "append_ceiling_per_s": median(self.ceiling),
             "append_ceiling_ratio_vs_raw_insert": ratio(self.ceiling, self.raw),
             "append_share_of_ceiling": ratio(one, self.ceiling),

@@ -38,6 +38,21 @@ def test_each_round_is_compared_with_its_own_one_writer_round_and_the_median_tak
     assert results["append_machine_cpu_us_per_command_4_writers"] == pytest.approx(500.0)
 
 
+def test_four_writers_are_compared_with_each_rounds_raw_insert_too() -> None:
+    # Rounds of 2,000, 1,000 and 2,000 raw INSERTs/s; four writers 1,600, 900 and 1,400/s:
+    # 0.8, 0.9 and 0.7 of their round's raw INSERT; the median is 0.8, above the 0.75 both
+    # append targets need together (0.5 for one writer x 1.5 for four).
+    raw = [2000.0, 1000.0, 2000.0]
+    one = [Round(1000.0, 0.4), Round(500.0, 0.4), Round(1100.0, 0.4)]
+    four = [Round(1600.0, 0.8), Round(900.0, 0.8), Round(1400.0, 0.8)]
+
+    results = AppendFigures(raw, one, four, raw, raw, raw, cores=2).figures()
+
+    assert results["append_4_writers_ratio_vs_raw_insert"] == pytest.approx(0.8)
+    assert results["append_ratio_vs_raw_insert"] == pytest.approx(0.5)
+    assert results["append_speedup_4_writers"] == pytest.approx(1.6)
+
+
 def test_no_machine_figures_without_proc_stat() -> None:
     results = figures([Round(1000.0, None)], [Round(1600.0, None)])
 
