@@ -2,9 +2,10 @@
 psycopg INSERT-and-COMMIT of rows of the same sizes into a table of the same shape.
 
 Writers are separate processes (started once, then given rounds), each with its own
-application and connection pool, writing to its own cases. A round runs one mode for a fixed
-time; the modes alternate round after round, so a burst of noise on the shared machine hits
-all of them, and the ratios are taken per round. The modes:
+application and connection pool, writing to its own cases. They start as the service's
+workers do: forked from a process that has imported the application (``writer_processes``).
+A round runs one mode for a fixed time; the modes alternate round after round, so a burst of
+noise on the shared machine hits all of them, and the ratios are taken per round. The modes:
 
 - ``raw``: the baseline, one prepared INSERT (autocommit) of a stored event's topic and state;
 - ``app``: the benchmark's commands through ``QualityMarkCases`` on PostgreSQL;
@@ -32,7 +33,9 @@ kept every core busy at that cost (``append_speedup_4_writers_at_full_cpu``): wh
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
+import multiprocessing.context
 import os
 import statistics
 import time
@@ -62,8 +65,31 @@ def insert_raw(conn: psycopg.Connection[Any], payloads: list[tuple[str, bytes]],
     conn.execute(RAW_INSERT, (uuid.uuid4(), topic, state), prepare=True)
 
 
+# What a writer process runs, imported by the process that forks the writers
+# (``writer_processes``), as ``pqasso serve`` imports the service before it forks its workers.
+WRITER_MODULES = ("application.cases", "benchmarks.bare_library", "benchmarks.journeys",
+                  "benchmarks.reads", "infrastructure.logging", "psycopg")
+
+
+def writer_processes() -> multiprocessing.context.BaseContext:
+    """How writer processes start: as the service's workers do (``pqasso serve --workers``,
+    infrastructure/cli_service.py), forked from a process that has imported the application,
+    so that they share its memory pages: here the standard library's fork server, which
+    imports ``WRITER_MODULES`` and opens nothing else (no connection or thread to inherit).
+    Spawned writers, each importing everything itself, cost four writers ~15% of their rate on
+    two vCPUs (BENCHMARKS.md, "Four writers"). Spawned where there is no fork server."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(WRITER_MODULES))
+    return context
+
+
 def _writer(url: str, index: int, conn: Connection) -> None:
     """A writer process: runs rounds until told to stop (None)."""
+    # As `pqasso serve`'s workers: what came from the fork server stays shared, the collector
+    # won't walk it (and so copy its pages).
+    gc.freeze()
     from application.cases import QualityMarkCases
     from benchmarks.bare_library import BareSaves
     from benchmarks.journeys import Journeys, in_memory_cases, stored_payloads
@@ -146,7 +172,7 @@ class Writers:
         with psycopg.connect(url, autocommit=True) as conn:
             for statement in RAW_DDL:
                 conn.execute(statement)
-        context = multiprocessing.get_context("spawn")
+        context = writer_processes()
         self.pipes: list[Connection] = []
         self.processes = []
         for index in range(count):

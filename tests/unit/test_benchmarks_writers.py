@@ -3,9 +3,18 @@ cost it, and the speedup four writers would reach with every core busy at that c
 
 from __future__ import annotations
 
+import multiprocessing
+import sys
+
 import pytest
 
-from benchmarks.writers import AppendFigures, Round, machine_cpu_ticks
+from benchmarks.writers import (
+    WRITER_MODULES,
+    AppendFigures,
+    Round,
+    machine_cpu_ticks,
+    writer_processes,
+)
 
 
 def figures(one: list[Round], four: list[Round], cores: int = 2) -> dict[str, float]:
@@ -75,3 +84,21 @@ def test_the_machine_ticks_grow_and_busy_never_exceeds_total() -> None:
     assert second is not None
     assert 0 <= first[0] <= first[1] and 0 <= second[0] <= second[1]
     assert second[1] >= first[1] and second[0] >= first[0]
+
+
+def _report_imported(queue: multiprocessing.Queue[bool]) -> None:
+    queue.put("application.cases" in sys.modules)
+
+
+@pytest.mark.skipif("forkserver" not in multiprocessing.get_all_start_methods(), reason="no fork server here")
+def test_writers_start_with_the_application_imported_as_the_services_workers_do() -> None:
+    context = writer_processes()
+    queue = context.Queue()
+    process = context.Process(target=_report_imported, args=(queue,))
+    process.start()
+    try:
+        assert context.get_start_method() == "forkserver"
+        assert queue.get(timeout=60) is True  # imported by the fork server, before the fork
+    finally:
+        process.join(timeout=30)
+    assert "application.cases" in WRITER_MODULES
