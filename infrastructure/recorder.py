@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from time import monotonic
 from typing import Any
 from typing import Literal as OneOf
+from uuid import UUID
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
@@ -27,6 +28,13 @@ from infrastructure.audit_chain import EventChain
 from infrastructure.availability import fail_fast
 from infrastructure.connection_pools import hand_out_last_returned_first
 from infrastructure.lock_contention import LockContention
+from infrastructure.prepared_statements import (
+    int8,
+    numbered_placeholders,
+    run_prepared,
+    text_encoding,
+    uuid_bytes,
+)
 
 FlushOutsideLock = OneOf["always", "never", "when_contended"]
 
@@ -379,6 +387,7 @@ class CasesRecorder(PostgresApplicationRecorder):
         # The save statements, by (one event?, idempotency record?, flush outside the lock?),
         # as bytes: psycopg then neither composes nor re-parses them (see _append_statement).
         self._append_statements: dict[tuple[bool, bool, bool], bytes] = {}
+        self._numbered_statements: dict[tuple[bool, bool, bool], bytes] = {}  # with $1, $2...
         self._select_events_statements: dict[tuple[bool, bool, bool, bool], bytes] = {}
 
     def _create_statements(self) -> list[Composed]:
@@ -479,6 +488,8 @@ class CasesRecorder(PostgresApplicationRecorder):
         if not stored_events and record is None:
             return []
         one = len(stored_events) == 1
+        if one and type(stored_events[0].originator_id) is UUID:
+            return [self._insert_one(stored_events[0], record)]
         if one:
             (event,) = stored_events
             params: list[Any] = [event.originator_id, event.originator_version, event.topic,
@@ -509,6 +520,35 @@ class CasesRecorder(PostgresApplicationRecorder):
         if not flush:
             self.lock_contention.observe(row[1])
         return [row[0]] if one else row[0]
+
+    def _insert_one(self, event: StoredEvent, record: IdempotencyRecord | None) -> int:
+        """The save of one event (nearly every command's), as ``insert_events`` makes it, its
+        parameters sent in binary form through libpq (infrastructure/prepared_statements.py)."""
+        flush = self._flushes_outside_lock()
+        key = (True, record is not None, flush)
+        statement = self._numbered_statements.get(key)
+        if statement is None:
+            statement = self._numbered_statements[key] = numbered_placeholders(self._append_statement(*key))
+        name = b"pqasso_save_%d%d" % key[1:]
+        with self.datastore.get_connection() as conn:
+            encoding = text_encoding(conn)
+            params = [uuid_bytes(event.originator_id), int8(event.originator_version),
+                      event.topic.encode(encoding), event.state, EventChain.digest(event)]
+            if record is not None:
+                params += [record.principal.encode(encoding), record.key.encode(encoding),
+                           record.request_hash.encode(encoding), uuid_bytes(record.case_id),
+                           int8(record.version)]
+            try:
+                row = run_prepared(conn, name, statement, params)
+            except BaseException:
+                if conn.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
+                    conn.rollback()
+                raise
+        notification_id, lock_wait_ms = row[0], row[1] if len(row) > 1 else None
+        assert notification_id is not None
+        if not flush and lock_wait_ms is not None:
+            self.lock_contention.observe(float(lock_wait_ms))
+        return int(notification_id)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def find_idempotency_record(self, principal: str, key: str) -> IdempotencyRecord | None:

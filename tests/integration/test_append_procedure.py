@@ -18,6 +18,7 @@ from eventsourcing.persistence import IntegrityError, OperationalError, StoredEv
 from eventsourcing.postgres import PostgresDatastore
 
 from application.idempotency import IdempotencyRecord
+from infrastructure import recorder as recorder_module
 from infrastructure.audit_chain import GENESIS, event_hash, verify
 from infrastructure.migrations import migrate
 from infrastructure.recorder import CasesRecorder, FlushOutsideLock
@@ -46,18 +47,26 @@ def recorder(fresh_migrated_url: str) -> Iterator[CasesRecorder]:
 
 @pytest.fixture
 def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every statement psycopg executes (through a cursor) in the test's thread from now on;
-    not those of the pool's workers, which set up its new connections meanwhile (the
-    library's ``SET idle_in_transaction_session_timeout``) whenever the pool grows."""
+    """Every statement sent in the test's thread from now on, through a psycopg cursor or as
+    a prepared statement through libpq (the save of one event: ``run_prepared``); not those of
+    the pool's workers, which set up its new connections meanwhile (the library's ``SET
+    idle_in_transaction_session_timeout``) whenever the pool grows."""
     sent: list[str] = []
     execute, test_thread = psycopg.Cursor.execute, threading.get_ident()
+    run_prepared = recorder_module.run_prepared
 
     def recording(self, query, params=None, **kwargs):  # type: ignore[no-untyped-def]
         if threading.get_ident() == test_thread:
             sent.append(query.decode() if isinstance(query, bytes) else str(query))
         return execute(self, query, params, **kwargs)
 
+    def recording_prepared(conn, name, statement, params):  # type: ignore[no-untyped-def]
+        if threading.get_ident() == test_thread:
+            sent.append(statement.decode())
+        return run_prepared(conn, name, statement, params)
+
     monkeypatch.setattr(psycopg.Cursor, "execute", recording)
+    monkeypatch.setattr(recorder_module, "run_prepared", recording_prepared)
     return sent
 
 
@@ -259,3 +268,44 @@ def test_a_save_stuck_behind_the_lock_fails_after_the_lock_timeout(
         assert recorder.find_idempotency_record("p", "k") is None
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("flush_outside_lock", ["never", "always"])
+def test_a_save_of_one_event_sends_its_values_as_they_are(
+    recorder: CasesRecorder, flush_outside_lock: FlushOutsideLock
+) -> None:
+    """The save of one event goes through libpq with binary parameters: what was saved is
+    read back unchanged, texts with quotes, a backslash, a newline and non-ASCII letters
+    included, and the largest version a bigint holds."""
+    recorder.flush_outside_lock = flush_outside_lock
+    case = uuid4()
+    state = bytes(range(256)) * 4
+    odd = "O'Brien \\ \"quoted\"\nline two: café, Ünïcødé, 日本"
+    record = IdempotencyRecord(odd, f"{odd}-{uuid4()}", odd, case, 2**63 - 1)
+    saved = StoredEvent(case, 2**63 - 1, f"tests:{odd}", state)
+
+    (notification_id,) = recorder.insert_events([saved], idempotency=record)  # type: ignore[misc]
+
+    assert recorder.select_events(case) == [saved]
+    assert recorder.find_idempotency_record(odd, record.key) == record
+    assert notification_id == recorder.max_notification_id()
+
+
+def test_a_save_prepares_its_statement_again_if_the_server_forgot_it(
+    recorder: CasesRecorder, statements: list[str]
+) -> None:
+    case = uuid4()
+    recorder.insert_events([event(case, 1)])
+    with recorder.datastore.get_connection() as conn:  # the pool hands out the one just used
+        prepared = set(conn._pqasso_prepared.names)  # type: ignore[attr-defined]
+        conn.execute("DEALLOCATE ALL")
+
+    recorder.insert_events([event(case, 2)])
+
+    with recorder.datastore.get_connection() as again:
+        assert again is conn  # the same connection: prepared there once more
+        names = [row["name"] for row in again.execute("SELECT name FROM pg_prepared_statements")]
+    assert prepared == {b"pqasso_save_00"} and "pqasso_save_00" in names, names
+    assert [e.originator_version for e in recorder.select_events(case)] == [1, 2]
+    saves = [s for s in statements if s.startswith(SELECT_ONE_PREFIX)]
+    assert len(saves) == 2 and all("$5::bytea" in s and "%s" not in s for s in saves), saves
