@@ -16,7 +16,6 @@ psycopg 3.2 and 3.3 (pyproject.toml) both have them.
 
 from __future__ import annotations
 
-import re
 import struct
 from collections.abc import Sequence
 from typing import Any
@@ -30,7 +29,6 @@ _INT8 = struct.Struct(">q").pack
 _TUPLES_OK = pq.ExecStatus.TUPLES_OK
 _COMMAND_OK = pq.ExecStatus.COMMAND_OK
 _UNDEFINED_PREPARED_STATEMENT = b"26000"  # e.g. after a DISCARD ALL on the connection
-_PLACEHOLDER = re.compile(rb"%s")
 
 
 def int8(value: int) -> bytes:
@@ -46,11 +44,10 @@ def uuid_bytes(value: UUID) -> bytes:
 def numbered_placeholders(statement: bytes) -> bytes:
     """``%s`` placeholders (psycopg's) as ``$1``, ``$2``... (PostgreSQL's). The statement must
     have no other ``%``."""
-    count = iter(range(1, 1_000))
-    numbered = _PLACEHOLDER.sub(lambda _: b"$%d" % next(count), statement)
-    if b"%" in _PLACEHOLDER.sub(b"", statement):
+    *parts, last = statement.split(b"%s")
+    if b"%" in last or any(b"%" in part for part in parts):
         raise ValueError("a statement with % other than its placeholders")
-    return numbered
+    return b"".join(part + b"$%d" % number for number, part in enumerate(parts, 1)) + last
 
 
 class _Prepared:

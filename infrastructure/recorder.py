@@ -8,7 +8,8 @@ makes the same save and flushes it outside the lock (``<prefix>_append_event``, 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from time import monotonic
 from typing import Any
 from typing import Literal as OneOf
@@ -387,7 +388,7 @@ class CasesRecorder(PostgresApplicationRecorder):
         # The save statements, by (one event?, idempotency record?, flush outside the lock?),
         # as bytes: psycopg then neither composes nor re-parses them (see _append_statement).
         self._append_statements: dict[tuple[bool, bool, bool], bytes] = {}
-        self._numbered_statements: dict[tuple[bool, bool, bool], bytes] = {}  # with $1, $2...
+        self._prepared_saves: dict[tuple[bool, bool, bool], tuple[bytes, bytes]] = {}  # name, text
         self._select_events_statements: dict[tuple[bool, bool, bool, bool], bytes] = {}
 
     def _create_statements(self) -> list[Composed]:
@@ -505,17 +506,10 @@ class CasesRecorder(PostgresApplicationRecorder):
         flush = self._flushes_outside_lock()
         query = self._append_statements.get((one, record is not None, flush)) \
             or self._append_statement(one, record is not None, flush)
-        with self.datastore.get_connection() as conn:
+        with self._save_connection() as conn:
             curs = append_cursor(conn)
-            try:
-                curs.execute(query, params, prepare=True)
-                row = curs.fetchone()
-            except BaseException:
-                # Only if the save ran inside a transaction block (not in autocommit mode);
-                # not on a broken connection (UNKNOWN): the pool discards that one.
-                if conn.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
-                    conn.rollback()
-                raise
+            curs.execute(query, params, prepare=True)
+            row = curs.fetchone()
         assert row is not None
         if not flush:
             self.lock_contention.observe(row[1])
@@ -526,11 +520,12 @@ class CasesRecorder(PostgresApplicationRecorder):
         parameters sent in binary form through libpq (infrastructure/prepared_statements.py)."""
         flush = self._flushes_outside_lock()
         key = (True, record is not None, flush)
-        statement = self._numbered_statements.get(key)
-        if statement is None:
-            statement = self._numbered_statements[key] = numbered_placeholders(self._append_statement(*key))
-        name = b"pqasso_save_%d%d" % key[1:]
-        with self.datastore.get_connection() as conn:
+        prepared = self._prepared_saves.get(key)
+        if prepared is None:  # its name on each connection, and its text with $1, $2...
+            prepared = self._prepared_saves[key] = (
+                b"pqasso_save_%d%d" % key[1:], numbered_placeholders(self._append_statement(*key)))
+        name, statement = prepared
+        with self._save_connection() as conn:
             encoding = text_encoding(conn)
             params = [uuid_bytes(event.originator_id), int8(event.originator_version),
                       event.topic.encode(encoding), event.state, EventChain.digest(event)]
@@ -538,17 +533,24 @@ class CasesRecorder(PostgresApplicationRecorder):
                 params += [record.principal.encode(encoding), record.key.encode(encoding),
                            record.request_hash.encode(encoding), uuid_bytes(record.case_id),
                            int8(record.version)]
-            try:
-                row = run_prepared(conn, name, statement, params)
-            except BaseException:
-                if conn.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
-                    conn.rollback()
-                raise
+            row = run_prepared(conn, name, statement, params)
         notification_id, lock_wait_ms = row[0], row[1] if len(row) > 1 else None
         assert notification_id is not None
         if not flush and lock_wait_ms is not None:
             self.lock_contention.observe(float(lock_wait_ms))
         return int(notification_id)
+
+    @contextmanager
+    def _save_connection(self) -> Iterator[Connection[Any]]:
+        """A pooled connection for a save; if the save fails inside a transaction block (not
+        in autocommit mode), rolled back. Not a broken one (UNKNOWN): the pool discards it."""
+        with self.datastore.get_connection() as conn:
+            try:
+                yield conn
+            except BaseException:
+                if conn.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
+                    conn.rollback()
+                raise
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def find_idempotency_record(self, principal: str, key: str) -> IdempotencyRecord | None:

@@ -25,7 +25,7 @@ import pydantic_core
 from eventsourcing.postgres import PostgresDatastore
 from psycopg import Cursor
 from psycopg.rows import DictRow, tuple_row
-from psycopg.sql import SQL, Composed, Identifier
+from psycopg.sql import SQL, Composable, Composed, Identifier
 
 from domain.case import Case
 from domain.deadlines import Closure, Obligation, Party
@@ -163,12 +163,15 @@ class PostgresDeadlinesView(PostgresReadModel, DeadlinesView):
                                 "WHERE NOT isempty(overdue_during)").format(Identifier(overdue), obligations))
         self.index(due, SQL("CREATE INDEX IF NOT EXISTS {} ON {} (due_on)").format(
             Identifier(due), obligations))
-        # The lists as the API answers them (``overdue_json``, ``upcoming_json``), composed once.
-        self._overdue_json, self._upcoming_json = (
-            SQL("SELECT {}, {} FROM {} WHERE {} ORDER BY due_on, case_id, seq").format(
-                _JSON_ITEM, SQL(days), obligations, where)
-            for days, where in (("%(day)s::date - due_on", _OVERDUE_ON),
-                                ("due_on - %(day)s::date", _UPCOMING)))
+        # The two lists, as items and as the API answers them (``overdue_json``,
+        # ``upcoming_json``): composed once.
+        def listing(columns: Composable, where: SQL) -> Composed:
+            return SQL("SELECT {} FROM {} WHERE {} ORDER BY due_on, case_id, seq").format(
+                columns, obligations, where)
+
+        self._overdue_items, self._upcoming_items = listing(_ITEM, _OVERDUE_ON), listing(_ITEM, _UPCOMING)
+        self._overdue_json = listing(SQL("{}, %(day)s::date - due_on").format(_JSON_ITEM), _OVERDUE_ON)
+        self._upcoming_json = listing(SQL("{}, due_on - %(day)s::date").format(_JSON_ITEM), _UPCOMING)
 
     def new_state(self) -> _State:
         return _State()
@@ -210,13 +213,11 @@ class PostgresDeadlinesView(PostgresReadModel, DeadlinesView):
         copy_rows(curs, self.obligations, OBLIGATION_COLUMNS, obligations)
 
     def overdue_on(self, day: date) -> list[OverdueItem]:
-        rows = self._select(SQL("SELECT {} FROM {} WHERE {} ORDER BY due_on, case_id, seq").format(
-            _ITEM, qualified(self.obligations), _OVERDUE_ON), {"day": day})
+        rows = self._select(self._overdue_items, {"day": day})
         return [OverdueItem(**_item(row), days_overdue=(day - row["due_on"]).days) for row in rows]
 
     def upcoming(self, day: date, days: int) -> list[UpcomingItem]:
-        rows = self._select(SQL("SELECT {} FROM {} WHERE {} ORDER BY due_on, case_id, seq").format(
-            _ITEM, qualified(self.obligations), _UPCOMING), {"day": day, "last": day + timedelta(days=days)})
+        rows = self._select(self._upcoming_items, {"day": day, "last": day + timedelta(days=days)})
         return [UpcomingItem(**_item(row), days_left=(row["due_on"] - day).days) for row in rows]
 
     def overdue_json(self, day: date) -> bytes:
