@@ -19,7 +19,7 @@ help:
 	@echo "make test         run the test suite (PYTEST_ARGS='...' to pass options)"
 	@echo "make lint         ruff check"
 	@echo "make bench        benchmarks; make bench-quick for a short run"
-	@echo "make bench-costs  where one writer's command goes, next to a raw INSERT (~20 s)"
+	@echo "make bench-costs  where one writer's command goes, next to a raw INSERT (~35 s)"
 	@echo "make venv         create .venv and install the project with its dev extras"
 
 venv: $(STAMP)

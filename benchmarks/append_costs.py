@@ -10,7 +10,11 @@ noisy moment hits them all), medians over the rounds. The variants:
 - ``command in memory``: the benchmark's journey through the application with the library's
   in-memory recorder: the command's Python without PostgreSQL;
 - ``ceiling``: that command, then the raw INSERT, in turn (``append_ceiling_per_s``);
-- ``command on PostgreSQL``: the benchmark's one writer (``append_per_s``).
+- ``command on PostgreSQL``: the benchmark's one writer (``append_per_s``);
+- ``raw INSERT, spinning`` and ``command on PostgreSQL, spinning``: the same two with a
+  connection that spins instead of sleeping while the server answers (benchmarks/spinning.py):
+  what each round trip's wait costs this machine beyond the server's work (the core's idle
+  and wake-up, cooled caches), a diagnostic only (the service never spins).
 
 The backend's CPU is read from ``/proc/<pid>/stat``, so only for a server on this machine
 ("n/a" otherwise). BENCHMARKS.md ("What this machine allows") reads the table.
@@ -32,6 +36,7 @@ from benchmarks.journeys import Journeys, in_memory_cases, stored_payloads
 from benchmarks.measuring import CaseEvents, Variant, aligned, measure_round
 from benchmarks.reads import bench_env
 from benchmarks.run import fresh_database, postgres_server
+from benchmarks.spinning import spin_while_waiting
 from benchmarks.writers import RAW_DDL, insert_raw
 from infrastructure.logging import configure_logging
 
@@ -49,9 +54,13 @@ def _measure(url: str, rounds: int, operations: int, resources: ExitStack) -> li
     function = resources.enter_context(psycopg.connect(url, autocommit=True))
     app = QualityMarkCases(env=bench_env(url))
     resources.callback(app.close)
+    spinning_app = QualityMarkCases(env=bench_env(url))
+    resources.callback(spinning_app.close)
+    spinning_raw = spin_while_waiting(resources.enter_context(psycopg.connect(url, autocommit=True)))
     in_memory = in_memory_cases()
     resources.callback(in_memory.close)
     on_postgres, in_memory_journeys = Journeys(app, 0), Journeys(in_memory, 1)
+    spinning_journeys = Journeys(spinning_app, 2)
     save = app.recorder._append_statement(one=True, keyed=False, flush=False)  # noqa: SLF001
 
     raw_insert = partial(insert_raw, raw, payloads)
@@ -71,19 +80,30 @@ def _measure(url: str, rounds: int, operations: int, resources: ExitStack) -> li
         Variant("command in memory", lambda _: in_memory_journeys.run_one(), ()),
         Variant("ceiling: in memory + raw INSERT", ceiling, (raw_pid,)),
         Variant("command on PostgreSQL", lambda _: on_postgres.run_one(), ()),
+        Variant("raw INSERT, spinning", partial(insert_raw, spinning_raw, payloads),
+                (spinning_raw.info.backend_pid,)),
+        Variant("command on PostgreSQL, spinning", lambda _: spinning_journeys.run_one(), ()),
     ]
+    # The spinning application's pool holds one connection (bench_env), which a lone writer
+    # keeps using (its pools hand out the connection given back last).
+    with spinning_app.recorder.datastore.get_connection() as conn:  # type: ignore[attr-defined]
+        spin_while_waiting(conn)
     for variant in variants:  # warm: prepared statements, caches
         for i in range(min(operations, 500)):
             variant.run(i)
-    # The application's pool may hold more than one connection, and hands them out in turn:
-    # its backends are all the database's others.
-    variants[-1].backend_pids = tuple(pid for (pid,) in raw.execute(
-        "SELECT pid FROM pg_catalog.pg_stat_activity WHERE datname = pg_catalog.current_database() "
-        "AND pid NOT IN (%s, %s) AND backend_type = 'client backend'", (raw_pid, function_pid)))
+    # Each application's backends: those its pool holds (each process's own).
+    variants[4].backend_pids = _backends(app)
+    variants[6].backend_pids = _backends(spinning_app)
     for _ in range(rounds):
         for variant in variants:
             measure_round(variant, operations)
     return variants
+
+
+def _backends(app: QualityMarkCases) -> tuple[int, ...]:
+    """The PostgreSQL backends of ``app``'s pooled connections (idle in its pool now)."""
+    pool = app.recorder.datastore.pool  # type: ignore[attr-defined]
+    return tuple(conn.info.backend_pid for conn in pool._pool)  # noqa: SLF001
 
 
 def table(variants: list[Variant]) -> str:

@@ -70,7 +70,8 @@ def test_the_append_costs_table_measures_every_variant(fresh_migrated_url) -> No
 
     assert [v.name for v in variants] == [
         "raw INSERT (baseline)", "append function alone", "command in memory",
-        "ceiling: in memory + raw INSERT", "command on PostgreSQL"]
+        "ceiling: in memory + raw INSERT", "command on PostgreSQL", "raw INSERT, spinning",
+        "command on PostgreSQL, spinning"]
     assert all(len(v.wall) == 1 and v.wall[0] > 0 and len(v.client) == 1 for v in variants)
     table = append_costs.table(variants)
     assert table.count("\n") == len(variants) and "vs raw" in table
