@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-import structlog
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import DomainEventProtocol, MutableOrImmutableAggregate
 from eventsourcing.persistence import (
@@ -29,11 +28,12 @@ from application.errors import (
     VersionNotFound,
 )
 from application.idempotency import IdempotencyRecord, InMemoryCaseRecorder, RecordsIdempotency
+from application.loggers import logger
 from application.transcodings import CaseTranscoder
 from domain.case import Case
 from domain.errors import CaseError
 
-log = structlog.get_logger(__name__)
+log = logger(__name__)  # assembled once per configuration: a line at every command
 
 # A command without an expected version that loses a race is re-run on the fresh
 # state a few times (it may then be refused as out of order); with one, it is a conflict.

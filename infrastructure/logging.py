@@ -21,6 +21,8 @@ from typing import Any, Literal, TextIO
 import eventsourcing.postgres  # noqa: F401
 import structlog
 
+from application.loggers import reassemble_loggers
+
 LogFormat = Literal["console", "json"]
 
 log = structlog.get_logger(__name__)
@@ -125,6 +127,7 @@ def _configure_structlog(renderer: list[structlog.typing.Processor], level: int)
         # reach loggers that modules created at import time.
         cache_logger_on_first_use=False,
     )
+    reassemble_loggers()  # the loggers of the lines written at every command (application/loggers.py)
 
 
 def _renderer(fmt: LogFormat) -> list[structlog.typing.Processor]:

@@ -18,9 +18,10 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from application.loggers import logger
 from infrastructure.http.problems import problem_response
 
-log = structlog.get_logger("infrastructure.http.access")
+log = logger("infrastructure.http.access")  # assembled once per configuration: a line a request
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
