@@ -4,7 +4,6 @@ what structlog's own loggers write, and follow every configuration of the proces
 from __future__ import annotations
 
 import json
-import logging
 
 import pytest
 import structlog
@@ -12,15 +11,7 @@ import structlog
 from application.loggers import logger
 from infrastructure.logging import configure_logging
 
-
-@pytest.fixture(autouse=True)
-def restore_logging():
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    structlog.reset_defaults()
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 
 def without_timestamps(err: str) -> list[dict]:
