@@ -64,14 +64,10 @@ def _id_bytes(originator_id: UUID | str) -> bytes:
 def event_digest(originator_id: UUID | str, version: int, topic: str, state: bytes) -> bytes:
     """The digest of one stored event's identity and content (not yet chained)."""
     topic_bytes = topic.encode("utf-8")
-    digest = hashlib.sha256(_TAG)
-    digest.update(_id_bytes(originator_id))
-    digest.update(int(version).to_bytes(8, "big", signed=True))
-    digest.update(len(topic_bytes).to_bytes(4, "big"))
-    digest.update(topic_bytes)
-    digest.update(len(state).to_bytes(8, "big"))
-    digest.update(bytes(state))
-    return digest.digest()
+    return hashlib.sha256(b"".join((
+        _TAG, _id_bytes(originator_id), int(version).to_bytes(8, "big", signed=True),
+        len(topic_bytes).to_bytes(4, "big"), topic_bytes, len(state).to_bytes(8, "big"), state,
+    ))).digest()
 
 
 def link(digest: bytes, previous: bytes) -> bytes:
