@@ -9,7 +9,7 @@ makes the same save and flushes it outside the lock (``<prefix>_append_event``, 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from time import monotonic
 from typing import Any
 from typing import Literal as OneOf
@@ -28,6 +28,7 @@ from application.idempotency import IdempotencyRecord
 from infrastructure.audit_chain import EventChain
 from infrastructure.availability import fail_fast
 from infrastructure.connection_pools import hand_out_last_returned_first
+from infrastructure.lent_connections import LentConnection
 from infrastructure.lock_contention import LockContention
 from infrastructure.prepared_statements import (
     int8,
@@ -540,10 +541,19 @@ class CasesRecorder(PostgresApplicationRecorder):
             self.lock_contention.observe(float(lock_wait_ms))
         return int(notification_id)
 
-    @contextmanager
-    def _save_connection(self) -> Iterator[Connection[Any]]:
+    def _save_connection(self) -> AbstractContextManager[Connection[Any]]:
         """A pooled connection for a save; if the save fails inside a transaction block (not
-        in autocommit mode), rolled back. Not a broken one (UNKNOWN): the pool discards it."""
+        in autocommit mode), rolled back. Not a broken one (UNKNOWN): the pool discards it.
+        Lent in one context manager (``LentConnection``) once the pool is open. (The library's
+        way also registers its composite types on the connection, if missing: the save does
+        not use them, and the library's way registers them when it next lends it.)"""
+        pool = self.datastore.pool
+        if pool.closed:
+            return self._library_save_connection()
+        return LentConnection(pool)
+
+    @contextmanager
+    def _library_save_connection(self) -> Iterator[Connection[Any]]:
         with self.datastore.get_connection() as conn:
             try:
                 yield conn
