@@ -124,9 +124,8 @@ class CaseTranscoder(JSONTranscoder):
     """
 
     def __init__(self) -> None:
-        self._text = TextWriter({}, _shape)  # before super(): it registers nothing,
-        super().__init__()                              # but a subclass's __init__ might
-        self._text = TextWriter(self.types, _shape)
+        super().__init__()
+        self._text = TextWriter(self.types, _shape)  # reads the transcodings registered below
         self.register(UUIDAsHex())
         self.register(DecimalAsStr())
         self.register(DatetimeAsISO())
