@@ -82,7 +82,7 @@ class LentConnection:
                  traceback: TracebackType | None) -> None:
         conn, pool = self._conn, self._pool
         try:
-            if conn.info.transaction_status in _OPEN:  # a transaction block was left open
+            if conn.pgconn.transaction_status in _OPEN:  # a transaction block was left open
                 if kind is None:
                     conn.commit()  # as the connection's own `with` does
                 else:
