@@ -53,6 +53,7 @@ from psycopg.sql import SQL, Composed, Identifier
 from application.cases import QualityMarkCases
 from application.decoding import decoder_of
 from projections.base import APPLICATION_NAME, PositionConflict, PostgresReadModel, qualified
+from projections.case_memory import CaseMemory
 
 if TYPE_CHECKING:
     from projections.registry import ProjectionSpec
@@ -326,16 +327,18 @@ def rebuild_cases(app: QualityMarkCases, views: Sequence[PostgresReadModel], lo:
                 events.itersize = FETCH_ROWS
                 events.execute(query, params)
                 chunk: list[tuple[Any, Tracking]] = []
-                case = None
+                case, case_int = None, -1
                 decode = decoder.decode
                 for notification_id, originator_id, version, topic, state in events:
-                    if originator_id != case:
+                    # Every event of a case gets the same id object: the read models' dicts
+                    # keyed by case then find it by identity, without calling UUID.__eq__.
+                    if originator_id.int != case_int:
                         if len(chunk) >= chunk_events:
                             _load(curs, views, chunk)
                             count += len(chunk)
                             chunk = []
-                        case = originator_id
-                    chunk.append((decode(topic, state, originator_id, version),
+                        case, case_int = originator_id, originator_id.int
+                    chunk.append((decode(topic, state, case, version),
                                   Tracking(APPLICATION_NAME, notification_id)))
                 if chunk:
                     _load(curs, views, chunk)
@@ -372,7 +375,10 @@ def same_database(app: QualityMarkCases, views: Sequence[PostgresReadModel]) -> 
 def _load(curs: Any, views: Sequence[PostgresReadModel], items: list[tuple[Any, Tracking]]) -> None:
     """Whole histories of cases: each view's final rows for them, appended."""
     for view in views:
-        view._load(curs, view._prepare(curs, items, view.new_state()))
+        state = view.new_state()
+        if isinstance(state, CaseMemory):
+            state.whole_histories = True
+        view._load(curs, view._prepare(curs, items, state))
 
 
 

@@ -29,6 +29,13 @@ class CaseMemory(ABC):
 
     def __init__(self) -> None:
         self.ended: list[UUID] = []
+        # True when each batch holds the whole histories of its cases and the tables hold
+        # nothing of them (a rebuild, bulk.py): there is nothing to read back.
+        self.whole_histories = False
+
+    def cases_to_load(self, events: Iterable[Any]) -> Iterable[UUID]:
+        """``cases_to_load(events)``, unless the batch holds whole histories."""
+        return () if self.whole_histories else cases_to_load(events)
 
     def note_status(self, case_id: UUID, status: Status | None) -> None:
         if status is not None and status.has_ended:

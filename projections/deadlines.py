@@ -39,7 +39,7 @@ from projections.base import (
     select_by_case,
     upsert,
 )
-from projections.case_memory import CaseMemory, cases_to_load
+from projections.case_memory import CaseMemory
 from projections.facts import status_after
 from projections.obligations import CHANGING, OBLIGATION_COLUMNS, CaseFacts, OpenObligations
 
@@ -179,7 +179,7 @@ class PostgresDeadlinesView(PostgresReadModel, DeadlinesView):
     def _prepare(self, curs: Cursor[DictRow], items: Sequence[EventWithTracking],
                  state: _State) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         events = [event for event, _ in items if isinstance(event, Case.Event)]
-        missing = [case_id for case_id in cases_to_load(events) if case_id not in state.cases]
+        missing = [case_id for case_id in state.cases_to_load(events) if case_id not in state.cases]
         for row in select_by_case(curs, self.cases, [c for c, _ in _CASE_COLUMNS], missing):
             state.facts[row["case_id"]] = CaseFacts.from_row(row)
             state.cases[row["case_id"]] = (row["status"], row["version"])

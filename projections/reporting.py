@@ -35,7 +35,7 @@ from projections.base import (
     select_by_case,
     upsert,
 )
-from projections.case_memory import CaseMemory, cases_to_load
+from projections.case_memory import CaseMemory
 from projections.deadlines import DeadlinesProjection
 from projections.facts import status_after
 
@@ -182,7 +182,7 @@ class PostgresReportingView(PostgresReadModel, ReportingView):
                  state: _State) -> _Rows:
         events = [event for event, _ in items if isinstance(event, Case.Event)]
         rows = state.rows
-        missing = [case_id for case_id in cases_to_load(events) if case_id not in rows]
+        missing = [case_id for case_id in state.cases_to_load(events) if case_id not in rows]
         rows.update((row["case_id"], dict(row))
                     for row in select_by_case(curs, self.cases, _CASE_NAMES, missing))
         fold, touched = _Fold(rows), set()
