@@ -156,10 +156,15 @@ class DeadlineChanges:
 
     def applied_to(self, deadlines: tuple[Deadline, ...]) -> tuple[Deadline, ...]:
         result = tuple(deadlines)
-        for obligations, how in (
-            (self.met, Closure.MET), (self.missed, Closure.MISSED), (self.withdrawn, Closure.WITHDRAWN)
-        ):
-            result = closing(result, obligations, self.on, how)
+        # Most events close one kind and open one: only the calls that change something.
+        if self.met:
+            result = closing(result, self.met, self.on, Closure.MET)
+        if self.missed:
+            result = closing(result, self.missed, self.on, Closure.MISSED)
+        if self.withdrawn:
+            result = closing(result, self.withdrawn, self.on, Closure.WITHDRAWN)
         if self.extended is not None:
             result = extending(result, *self.extended)
-        return result + tuple(Deadline(o, self.on, due_on) for o, due_on in self.opened)
+        if not self.opened:
+            return result
+        return result + tuple([Deadline(o, self.on, due_on) for o, due_on in self.opened])

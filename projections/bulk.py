@@ -324,22 +324,23 @@ def rebuild_cases(app: QualityMarkCases, views: Sequence[PostgresReadModel], lo:
             curs.execute("SELECT set_config('synchronous_commit', 'off', true), "
                          "set_config('jit', 'off', true)")
             with conn.cursor(name="pqasso_rebuild", row_factory=tuple_row, binary=True) as events:
-                events.itersize = FETCH_ROWS
                 events.execute(query, params)
                 chunk: list[tuple[Any, Tracking]] = []
                 case, case_int = None, -1
                 decode = decoder.decode
-                for notification_id, originator_id, version, topic, state in events:
-                    # Every event of a case gets the same id object: the read models' dicts
-                    # keyed by case then find it by identity, without calling UUID.__eq__.
-                    if originator_id.int != case_int:
-                        if len(chunk) >= chunk_events:
-                            _load(curs, views, chunk)
-                            count += len(chunk)
-                            chunk = []
-                        case, case_int = originator_id, originator_id.int
-                    chunk.append((decode(topic, state, case, version),
-                                  Tracking(APPLICATION_NAME, notification_id)))
+                # Page by page: iterating the cursor row by row costs a Python call a row.
+                while page := events.fetchmany(FETCH_ROWS):
+                    for notification_id, originator_id, version, topic, state in page:
+                        # Every event of a case gets the same id object: the read models'
+                        # dicts keyed by case then find it by identity, without UUID.__eq__.
+                        if originator_id.int != case_int:
+                            if len(chunk) >= chunk_events:
+                                _load(curs, views, chunk)
+                                count += len(chunk)
+                                chunk = []
+                            case, case_int = originator_id, originator_id.int
+                        chunk.append((decode(topic, state, case, version),
+                                      Tracking(APPLICATION_NAME, notification_id)))
                 if chunk:
                     _load(curs, views, chunk)
                     count += len(chunk)

@@ -80,7 +80,7 @@ class OpenObligations:
             return
         case_id = event.originator_id
         before = self.open.get(case_id, ())
-        after = changes.applied_to(tuple(deadline for _, deadline in before))
+        after = changes.applied_to(tuple([deadline for _, deadline in before]))
         still_open = []
         for (seq, old), new in zip(before, after, strict=False):  # after also has the new ones
             if new is not old:
