@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import Enum
+from typing import NamedTuple
 
 
 class Obligation(Enum):
@@ -139,12 +140,13 @@ def extending(deadlines: tuple[Deadline, ...], obligation: Obligation, to: date)
     )
 
 
-@dataclass(frozen=True)
-class DeadlineChanges:
+class DeadlineChanges(NamedTuple):
     """What one event does to a case's obligations: which close, which open, which move.
 
     Events describe this themselves, so the aggregate and the deadline read model
-    apply one and the same rule.
+    apply one and the same rule. Never stored: made afresh from an event whenever it is
+    applied, so an immutable tuple, which is made in half the time of a frozen dataclass
+    (every command and every event of a rebuild makes one or two).
     """
 
     on: date
