@@ -193,7 +193,8 @@ class PostgresDeadlinesView(PostgresReadModel, DeadlinesView):
             status = status_after(event)
             state.note_status(case_id, status)
             previous = state.cases.get(case_id, ("", 0))[0]
-            state.cases[case_id] = (status.value if status else previous, event.originator_version)
+            # ``_value_``: the member's value as a plain attribute (``value`` is a property).
+            state.cases[case_id] = (status._value_ if status else previous, event.originator_version)
             state.obligations.apply(event)
             touched.add(case_id)
         case_rows = [(case_id, *_facts(state, case_id), *state.cases[case_id]) for case_id in touched]

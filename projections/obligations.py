@@ -30,7 +30,8 @@ OBLIGATION_COLUMNS = (  # in row order; the types are for COPY and unnest()
     ("closure", "text"),
 )
 CHANGING = ("due_on", "closed_on", "closure")  # the only columns that ever change
-_OWED_BY = {obligation: obligation.owed_by.value for obligation in Obligation}
+# By the obligation's value: a str key hashes in C, an Enum member through Enum.__hash__.
+_OWED_BY = {obligation.value: obligation.owed_by.value for obligation in Obligation}
 _OBLIGATIONS = {obligation.value: obligation for obligation in Obligation}
 
 
@@ -99,6 +100,9 @@ class OpenObligations:
         """The changed obligations as rows in ``OBLIGATION_COLUMNS`` order."""
         for (case_id, seq), d in self.changed.items():
             f = facts.get(case_id, _UNKNOWN)
-            yield (case_id, seq, d.obligation.value, _OWED_BY[d.obligation], f.organisation_id,
+            # ``_value_``: an Enum member's value as a plain attribute (``value`` is a
+            # property, a Python call); a rebuild writes a row for most events.
+            obligation = d.obligation._value_
+            yield (case_id, seq, obligation, _OWED_BY[obligation], f.organisation_id,
                    f.organisation_name, f.lead_reviewer, f.level, d.opened_on, d.due_on,
-                   d.closed_on, d.closure.value if d.closure else None)
+                   d.closed_on, d.closure._value_ if d.closure else None)

@@ -191,7 +191,7 @@ class PostgresReportingView(PostgresReadModel, ReportingView):
             row = rows[event.originator_id]
             status = status_after(event)
             state.note_status(event.originator_id, status)
-            row["status"] = status.value if status else row["status"]
+            row["status"] = status._value_ if status else row["status"]  # ``value``, without the property
             row["version"] = event.originator_version
             touched.add(event.originator_id)
         cases = [_CASE_ROW(rows[case_id]) for case_id in touched]
