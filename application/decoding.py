@@ -72,6 +72,7 @@ class EventDecoder:
         transcoder = mapper.transcoder
         self.fast = (mapper.cipher is None and mapper.compressor is None
                      and type(transcoder) is CaseTranscoder)
+        self._by_topic: dict[str, tuple[Any, SchemaValidator | None]] = {}
         if self.fast:
             assert isinstance(transcoder, JSONTranscoder)
             self._names = transcoder.names
@@ -81,13 +82,12 @@ class EventDecoder:
             self._validators: dict[type, SchemaValidator | None] = {}
 
     def decode(self, topic: str, state: bytes, originator_id: Any, originator_version: int) -> Any:
-        cls = _resolve(topic)
-        if not self.fast or getattr(cls, "class_version", 1) != 1:
-            return self._slow(StoredEvent(originator_id, originator_version, topic, state))
         try:
-            validator = self._validators[cls]
+            cls, validator = self._by_topic[topic]  # a rebuild asks a million times
         except KeyError:
-            validator = self._validators[cls] = self._validator(cls)
+            cls, validator = self._by_topic[topic] = self._decoding(topic)
+        if cls is None:
+            return self._slow(StoredEvent(originator_id, originator_version, topic, state))
         event_state = None
         if validator is not None:
             try:
@@ -106,6 +106,18 @@ class EventDecoder:
         event = object.__new__(cls)
         object.__setattr__(event, "__dict__", event_state)
         return event
+
+    def _decoding(self, topic: str) -> tuple[Any, SchemaValidator | None]:
+        """The class of ``topic``'s events and its validator (if its fields allow one), or
+        (None, None) when they go through the mapper (not ``fast``, or an upcasting class)."""
+        cls = _resolve(topic)
+        if not self.fast or getattr(cls, "class_version", 1) != 1:
+            return None, None
+        try:
+            validator = self._validators[cls]
+        except KeyError:
+            validator = self._validators[cls] = self._validator(cls)
+        return cls, validator
 
     def _validator(self, cls: type) -> SchemaValidator | None:
         """The validator of the stored form of ``cls``'s events, if its fields allow one."""
