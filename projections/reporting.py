@@ -12,6 +12,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from operator import itemgetter
 from typing import Any
 from uuid import UUID
@@ -83,10 +84,8 @@ class _Fold:
         self.lapsed: set[UUID] = set()
 
     def indicator(self, case_id: UUID, code: str, still_unmet: bool | None) -> None:
-        area = quality_area(code)
         self.indicators[(case_id, code)] = (
-            case_id, code, area, QUALITY_AREAS.get(area), int(code.split(".")[1]),
-            self.cases[case_id]["level"], still_unmet)
+            case_id, code, *_indicator_columns(code), self.cases[case_id]["level"], still_unmet)
 
     def _outcome(self, event: Case.Event, recommendation: Recommendation, on: Any) -> None:
         self.cases[event.originator_id].update(recommendation=recommendation.value, outcome_on=on)
@@ -123,6 +122,14 @@ class _Fold:
 
     def quality_mark_awarded(self, event: Case.QualityMarkAwarded) -> None:
         self.cases[event.originator_id]["awarded_on"] = event.awarded_on
+
+
+@cache
+def _indicator_columns(code: str) -> tuple[int, str | None, int]:
+    """An indicator's quality area, the area's name and the indicator's level: worked out
+    once per code (a rebuild writes a row for most indicators of every case)."""
+    area = quality_area(code)
+    return area, QUALITY_AREAS.get(area), int(code.split(".")[1])
 
 
 # One handler per event class that changes more than the status. A plain dict, not a
