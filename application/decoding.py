@@ -79,7 +79,6 @@ class EventDecoder:
             self._transcodings = transcoder.types
             self._decoders = {name: _fast_decoder(t) for name, t in transcoder.names.items()}
             self._json = json.JSONDecoder(object_hook=self._object).decode
-            self._validators: dict[type, SchemaValidator | None] = {}
 
     def decode(self, topic: str, state: bytes, originator_id: Any, originator_version: int) -> Any:
         try:
@@ -113,11 +112,7 @@ class EventDecoder:
         cls = _resolve(topic)
         if not self.fast or getattr(cls, "class_version", 1) != 1:
             return None, None
-        try:
-            validator = self._validators[cls]
-        except KeyError:
-            validator = self._validators[cls] = self._validator(cls)
-        return cls, validator
+        return cls, self._validator(cls)
 
     def _validator(self, cls: type) -> SchemaValidator | None:
         """The validator of the stored form of ``cls``'s events, if its fields allow one."""

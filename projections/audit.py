@@ -182,94 +182,90 @@ def event_json_bytes(event: Any) -> bytes:
     return _ENCODER.encode(data).encode("utf-8")
 
 
-_PLAIN = (str, int, bool, float, type(None), date, UUID)
-
-
 @cache
-def _written_alike(cls: type) -> bool:
-    """True when every field (bar the bookkeeping) of ``cls`` has a type that pydantic-core
-    and ``_encode_value`` write alike."""
+def _serializer(cls: type) -> SchemaSerializer | None:
+    """pydantic-core's serializer of the events of ``cls``: a typed dict of its fields, each
+    with a schema of its annotation, so that pydantic-core need not work out what each
+    value is (for a dataclass, by reading its fields; for an enum, its ``value`` property)
+    at every event. Any key it does not know (not annotated) is written as pydantic-core
+    infers it, as without a schema; the bookkeeping is excluded by the caller. Same bytes as
+    without a schema (tests compare every event type). None when a field's type is one that
+    pydantic-core and ``_encode_value`` write differently, or an annotation does not resolve."""
     try:
         hints = typing.get_type_hints(cls)
     except Exception:  # an annotation that does not resolve: take no chances
-        return False
-    return all(_alike(hint, set()) for name, hint in hints.items()
-               if name not in EVENT_BOOKKEEPING and typing.get_origin(hint) is not ClassVar)
-
-
-def _alike(hint: Any, seen: set[type]) -> bool:
-    origin = typing.get_origin(hint)
-    if origin in (tuple, typing.Union, types.UnionType):
-        return all(arg is Ellipsis or _alike(arg, seen) for arg in typing.get_args(hint))
-    if hint in _PLAIN:  # exactly date: a datetime is not written alike
-        return True
-    if isinstance(hint, type) and issubclass(hint, Enum):
-        return all(type(member.value) in (str, int) for member in hint)
-    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        if hint in seen:
-            return True
-        seen.add(hint)
-        try:
-            fields = typing.get_type_hints(hint)
-        except Exception:
-            return False
-        return all(_alike(fields[f.name], seen) for f in dataclasses.fields(hint))
-    return False
-
-
-@cache
-def _serializer(cls: type) -> SchemaSerializer | None:
-    """pydantic-core's serializer of the events of ``cls`` (None unless ``_written_alike``):
-    a typed dict of its fields, each with a schema of its annotation, so that pydantic-core
-    need not work out what each value is (for a dataclass, by reading its fields; for an
-    enum, its ``value`` property) at every event. Any key it does not know (not annotated)
-    is written as pydantic-core infers it, as without a schema; the bookkeeping is excluded
-    by the caller. Same bytes as without a schema (tests compare every event type)."""
-    if not _written_alike(cls):
         return None
-    hints = typing.get_type_hints(cls)
-    fields = {name: core_schema.typed_dict_field(_field_schema(hint, set()), required=False)
-              for name, hint in hints.items()
-              if name not in EVENT_BOOKKEEPING and typing.get_origin(hint) is not ClassVar}
+    fields = {}
+    for name, hint in hints.items():
+        if name in EVENT_BOOKKEEPING or typing.get_origin(hint) is ClassVar:
+            continue
+        schema = _field_schema(hint, frozenset())
+        if schema is None:
+            return None
+        fields[name] = core_schema.typed_dict_field(schema, required=False)
     return SchemaSerializer(core_schema.typed_dict_schema(fields, extra_behavior="allow"))
 
 
-_FIELD_SCHEMAS: dict[Any, core_schema.CoreSchema] = {
+def _written_alike(cls: type) -> bool:
+    """True when every field (bar the bookkeeping) of ``cls`` has a type that pydantic-core
+    and ``_encode_value`` write alike."""
+    return _serializer(cls) is not None
+
+
+_INFERRED = core_schema.any_schema()
+_PLAIN: dict[Any, core_schema.CoreSchema] = {  # exactly date: a datetime is not written alike
     str: core_schema.str_schema(), int: core_schema.int_schema(), bool: core_schema.bool_schema(),
     date: core_schema.date_schema(), UUID: core_schema.uuid_schema(),
+    float: _INFERRED, type(None): _INFERRED,
 }
 
 
-def _field_schema(hint: Any, seen: set[type]) -> core_schema.CoreSchema:
-    """The schema pydantic-core writes a value of ``hint`` by, as it would infer it; any
-    type not named here (floats, a dataclass met again inside itself) is left to inference."""
+def _field_schema(hint: Any, seen: frozenset[type]) -> core_schema.CoreSchema | None:
+    """The schema pydantic-core writes a value of ``hint`` by, as ``_encode_value`` writes
+    it (``_INFERRED``: as pydantic-core infers it, for floats, enums of mixed values, slotted
+    dataclasses and a dataclass met again inside itself); None when the two write it
+    differently (a datetime, a type neither knows)."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin is tuple:
+        items = [_field_schema(arg, seen) for arg in args if arg is not Ellipsis]
+        if any(item is None for item in items):
+            return None
         if len(args) == 2 and args[1] is Ellipsis:
-            return core_schema.tuple_schema([_field_schema(args[0], seen)], variadic_item_index=0)
-        return core_schema.tuple_schema([_field_schema(arg, seen) for arg in args])
+            return core_schema.tuple_schema(items, variadic_item_index=0)
+        return core_schema.tuple_schema(items)
     if origin in (typing.Union, types.UnionType):
-        others = [arg for arg in args if arg is not type(None)]
+        others = [_field_schema(arg, seen) for arg in args if arg is not type(None)]
+        if any(other is None for other in others):
+            return None
         if len(others) == 1 and len(args) == 2:
-            return core_schema.nullable_schema(_field_schema(others[0], seen))
-        return core_schema.any_schema()
-    if hint in _FIELD_SCHEMAS:
-        return _FIELD_SCHEMAS[hint]
+            return core_schema.nullable_schema(others[0])
+        return _INFERRED
+    if hint in _PLAIN:
+        return _PLAIN[hint]
     if isinstance(hint, type) and issubclass(hint, Enum):
-        kind = "str" if all(type(m.value) is str for m in hint) else None
-        if kind is None and all(type(m.value) is int for m in hint):
-            kind = "int"
-        if kind is not None:
-            return core_schema.enum_schema(hint, list(hint), sub_type=kind)
-        return core_schema.any_schema()
-    if isinstance(hint, type) and dataclasses.is_dataclass(hint) and hint not in seen \
-            and not hasattr(hint, "__slots__"):
-        inner = typing.get_type_hints(hint)
+        kinds = {type(member.value) for member in hint}
+        if not kinds <= {str, int}:
+            return None
+        if len(kinds) == 1:
+            return core_schema.enum_schema(hint, list(hint), sub_type="str" if str in kinds else "int")
+        return _INFERRED
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        if hint in seen:
+            return _INFERRED
+        try:
+            inner = typing.get_type_hints(hint)
+        except Exception:
+            return None
         names = [f.name for f in dataclasses.fields(hint)]
+        schemas = [_field_schema(inner[name], seen | {hint}) for name in names]
+        if any(schema is None for schema in schemas):
+            return None
+        if hasattr(hint, "__slots__"):
+            return _INFERRED
         return core_schema.dataclass_schema(hint, core_schema.dataclass_args_schema(
-            hint.__name__, [core_schema.dataclass_field(n, _field_schema(inner[n], seen | {hint}))
-                            for n in names]), names)
-    return core_schema.any_schema()
+            hint.__name__, [core_schema.dataclass_field(name, schema)
+                            for name, schema in zip(names, schemas, strict=True)]), names)
+    return None
 
 
 def _row(event: Case.Event, notification_id: int) -> tuple[Any, ...]:

@@ -39,7 +39,8 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from multiprocessing.connection import wait
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -269,22 +270,12 @@ def _worker() -> None:
     env, specs, lo, hi, head, lock_pid, locks = pickle.load(stdin)
     # The rebuild holds the read models' locks; if it dies, stop at once (a rollback).
     threading.Thread(target=lambda: (stdin.read(), os._exit(3)), daemon=True).start()
-    app = None
-    views: list[PostgresReadModel] = []
     try:
-        app = QualityMarkCases(env={**env, "CASES_POSTGRES_POOL_SIZE": "1",
-                                    "CASES_POSTGRES_MAX_OVERFLOW": "0",
-                                    "CASES_CREATE_TABLE": "false"})
-        views = [spec.open_view(env, create_table=False) for spec in specs]
-        result: tuple[str, Any] = ("ok", rebuild_cases(app, views, lo, hi, head,
-                                                       lock_holder=(lock_pid, locks)))
+        with worker_connections(env, specs) as (app, views):
+            result: tuple[str, Any] = ("ok", rebuild_cases(app, views, lo, hi, head,
+                                                           lock_holder=(lock_pid, locks)))
     except BaseException as error:
         result = ("error", error)
-    finally:
-        for view in views:
-            view.datastore.close()
-        if app is not None:
-            app.close()
     try:
         data = pickle.dumps(result)
         pickle.loads(data)
@@ -294,6 +285,23 @@ def _worker() -> None:
     answer.close()
     sys.stderr.flush()
     os._exit(0)  # not a shutdown: the thread reading stdin would hold it up
+
+
+@contextmanager
+def worker_connections(env: Mapping[str, str], specs: Sequence[ProjectionSpec]
+                       ) -> Iterator[tuple[QualityMarkCases, list[PostgresReadModel]]]:
+    """A rebuild worker's application (one connection, tables not created) and the views of
+    ``specs``, closed on leaving."""
+    app = QualityMarkCases(env={**env, "CASES_POSTGRES_POOL_SIZE": "1",
+                                "CASES_POSTGRES_MAX_OVERFLOW": "0", "CASES_CREATE_TABLE": "false"})
+    views: list[PostgresReadModel] = []
+    try:
+        views.extend(spec.open_view(env, create_table=False) for spec in specs)
+        yield app, views
+    finally:
+        for view in views:
+            view.datastore.close()
+        app.close()
 
 
 def rebuild_cases(app: QualityMarkCases, views: Sequence[PostgresReadModel], lo: UUID | None,
