@@ -13,6 +13,7 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -110,12 +111,13 @@ class TokenStore:
     for that long: one query fewer for nearly every request of a busy server. A revocation
     made through this object takes effect at once; one made elsewhere (``pqasso tokens
     revoke``, another server process) within ``remember_for``. Unknown and revoked tokens
-    are always looked up, so a new token works at once.
+    are always looked up, so a new token works at once. ``clock`` (seconds, only ever
+    compared) times that; a test may pass its own.
     """
 
     def __init__(self, database_url: str, *, max_connections: int = 4, timeout: float = 5.0,
-                 remember_for: float = 0.0) -> None:
-        self._remember_for = remember_for
+                 remember_for: float = 0.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._remember_for, self._clock = remember_for, clock
         self._remembered: dict[str, tuple[float, Actor]] = {}  # token hash: (until, actor)
         # timeout: a request waits this long for a connection, then is answered 503 (not 30 s,
         # the pool's default); ping_if_idle: after a database restart, stale connections are
@@ -201,7 +203,7 @@ class TokenStore:
         if self._remember_for > 0:  # dict operations are atomic: no lock needed
             if len(self._remembered) >= _REMEMBERED_TOKENS:
                 self._remembered.clear()
-            self._remembered[digest] = (time.monotonic() + self._remember_for, actor)
+            self._remembered[digest] = (self._clock() + self._remember_for, actor)
         return actor
 
     def remembered(self, token: str) -> Actor | None:
@@ -212,7 +214,7 @@ class TokenStore:
 
     def _remembered_actor(self, digest: str) -> Actor | None:
         remembered = self._remembered.get(digest)
-        if remembered is not None and remembered[0] > time.monotonic():
+        if remembered is not None and remembered[0] > self._clock():
             return remembered[1]
         return None
 

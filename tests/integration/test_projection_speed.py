@@ -1,6 +1,7 @@
-"""How fast a full rebuild of every read model goes (a floor against regressions, and a
-number to read): ``PQASSO_PROJECTION_BENCH_EVENTS=50000 pytest -s -m slow -k projection_speed``.
-"""
+"""A full rebuild of every read model from tens of thousands of events reaches the head, and
+how fast it went, to read (``PQASSO_PROJECTION_BENCH_EVENTS=50000 pytest -s -m slow -k
+projection_speed``). The speed is printed, never asserted: the figure and its target belong to
+the benchmark (``projection_catchup_events_per_s``, BENCHMARKS.md)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def record_many(app: QualityMarkCases, events: int) -> None:
     app.save(*pending.values())
 
 
-def test_rebuild_speed(postgres_server_url, capsys):
+def test_a_rebuild_of_many_events_reaches_the_head(postgres_server_url, capsys):
     with projection_database(postgres_server_url) as db:
         app = QualityMarkCases(env=db.env)
         record_many(app, EVENTS)
@@ -43,8 +44,8 @@ def test_rebuild_speed(postgres_server_url, capsys):
             assert all(s.lag == 0 for s in supervisor.status())
             names = [f.name for f in supervisor.followers]
         app.close()
+    assert head >= EVENTS
     rate = head / seconds
     with capsys.disabled():
         print(f"\nrebuilt {', '.join(names)} from {head} events in {seconds:.1f} s: "
               f"{rate:,.0f} events/s")
-    assert rate > 2000  # far below what it does on 2 cores; catches a lost batch path
