@@ -207,8 +207,16 @@ def test_evidence_row_with_too_many_items_is_refused():
 
 
 def test_evidence_item_with_an_attached_file_records_its_content_hash():
-    item = EvidenceItem("Documented complaints procedure.", "sha256:" + "ab" * 32)
-    assert item.content_hash.startswith("sha256:")
+    case = awaiting_evidence()
+    attached = EvidenceItem("Documented complaints procedure.", "sha256:" + "ab" * 32)
+    rows = (EvidenceRow("3.1.4", "Procedure written.", (attached, EvidenceItem("Minutes."))),
+            *evidence_rows("4.2.7"))
+    submit(case, rows)
+    (event,) = then(case, Case.EvidenceSubmitted, rows=rows)
+    for recorded_rows in (event.rows, case.evidence):  # in the event, and in the case's state
+        attached_item, listed_item = recorded_rows[0].evidence
+        assert attached_item.content_hash == "sha256:" + "ab" * 32
+        assert listed_item.content_hash is None
 
 
 @pytest.mark.parametrize("content_hash", ["md5:abc", "sha256:" + "AB" * 32, "sha256:" + "a" * 63, ""])

@@ -21,6 +21,16 @@ class EvidenceOverdueFromStore:
                 yield case_id
 
 
+class Naming:
+    """A view that names the given cases whatever the day: stale, or racing another job."""
+
+    def __init__(self, case_ids):
+        self.case_ids = case_ids
+
+    def evidence_overdue_cases(self, day):
+        return list(self.case_ids)
+
+
 TODAY = date(2026, 11, 25)
 
 
@@ -35,8 +45,11 @@ def test_evidence_overdue_case_lapses_and_a_second_run_records_nothing():
     assert app.get_case(late).status.value == "not_recommended"
     head = app.recorder.max_notification_id()
 
-    second = run_deadline_job(app, view, TODAY)
-    assert second.lapsed == []
+    assert list(view.evidence_overdue_cases(TODAY)) == []
+    # A view that still names the lapsed case (stale, or a second job racing the first) is
+    # refused by the domain: skipped, nothing recorded.
+    second = run_deadline_job(app, Naming([late]), TODAY)
+    assert second.lapsed == [] and second.skipped == [late]
     assert app.recorder.max_notification_id() == head
 
 
@@ -44,8 +57,13 @@ def test_evidence_due_later_is_left_alone():
     app = QualityMarkCases()
     demo = {c.title: c.case_id for c in load_demo(app, today=TODAY)}
     due = demo["Evidence due in 16 days"]
+    head = app.recorder.max_notification_id()
+    # Even named by a view, a case whose evidence is not yet overdue is refused by the domain.
+    early = run_deadline_job(app, Naming([due]), TODAY)
+    assert early.lapsed == [] and early.skipped == [due]
+    assert app.get_case(due).status.value == "awaiting_evidence"
+    assert app.recorder.max_notification_id() == head
     view = EvidenceOverdueFromStore(app, [due])
-    assert run_deadline_job(app, view, TODAY).lapsed == []
     assert run_deadline_job(app, view, TODAY + timedelta(days=17)).lapsed == [due]
 
 
