@@ -129,7 +129,7 @@ class RecordEvidenceDeadlineMissed:
     on: date
 
     def apply_to(self, case: Case, ctx: CommandContext) -> None:
-        case.record_evidence_deadline_missed(on=self.on, by=ctx.actor)
+        case.record_evidence_deadline_missed(on=self.on, by=ctx.actor, today=ctx.today)
 
 
 @dataclass(frozen=True)

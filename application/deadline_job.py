@@ -19,7 +19,7 @@ import structlog
 
 from application.cases import QualityMarkCases
 from application.commands import CommandContext, RecordEvidenceDeadlineMissed
-from domain.errors import CaseError
+from domain.errors import CaseError, InvalidDate
 from domain.participants import Actor, Role
 
 log = structlog.get_logger(__name__)
@@ -40,11 +40,17 @@ class DeadlineJobResult:
     skipped: list[UUID] = field(default_factory=list)
 
 
-def run_deadline_job(cases: QualityMarkCases, view: EvidenceOverdueCases, on: date) -> DeadlineJobResult:
-    """Record "evidence deadline missed" for every case whose evidence is overdue on ``on``."""
+def run_deadline_job(cases: QualityMarkCases, view: EvidenceOverdueCases, on: date, *,
+                     today: date) -> DeadlineJobResult:
+    """Record "evidence deadline missed" for every case whose evidence is overdue on ``on``, a
+    day that has come by ``today`` (the job's clock): InvalidDate for a later one, before
+    anything is recorded (a run for a future day would end cases whose evidence may yet come)."""
+    if on > today:
+        raise InvalidDate(f"The deadline job runs for a day that has come: {on.isoformat()} is after "
+                          f"today, {today.isoformat()}.", field="on")
     result = DeadlineJobResult(on)
     for case_id in view.evidence_overdue_cases(on):
-        ctx = CommandContext(DEADLINE_JOB, today=on, idempotency_key=f"evidence-deadline:{case_id}",
+        ctx = CommandContext(DEADLINE_JOB, today=today, idempotency_key=f"evidence-deadline:{case_id}",
                              request_hash="evidence-deadline-missed")
         try:
             answer = cases.execute(RecordEvidenceDeadlineMissed(case_id, on), ctx)

@@ -405,10 +405,11 @@ class Case(Aggregate):
             recommendation=recommendation, gaps=gaps, actor=by,
         )
 
-    def record_evidence_deadline_missed(self, *, on: date, by: Actor) -> None:
-        """The deadline job: no evidence by the due date, so the case ends not recommended."""
+    def record_evidence_deadline_missed(self, *, on: date, by: Actor, today: date | None = None) -> None:
+        """The deadline job: no evidence by the due date, so the case ends not recommended. Only
+        a day that has come: a deadline is not missed in advance."""
         self._require(Status.AWAITING_EVIDENCE, action="record the evidence deadline as missed")
-        self._check_on_timeline("on", on, None)
+        self._check_on_timeline("on", on, today)
         due = open_deadline(self.deadlines, Obligation.EVIDENCE_SUBMISSION)
         assert due is not None  # awaiting evidence always has the obligation open
         if on <= due.due_on:

@@ -90,9 +90,14 @@ def tokens_revoke(args: argparse.Namespace) -> int:
 
 
 def deadlines_run(args: argparse.Namespace) -> int:
-    on = args.on or date.today()
+    today = date.today()
+    on = args.on or today
+    if on > today:  # refused before connecting: nothing to run
+        sys.stderr.write(f"pqasso: --on {on.isoformat()} is after today ({today.isoformat()}): the "
+                         "deadline job records only what has already happened\n")
+        return 2
     with read_models() as (svc, supervisor):
-        result = run_deadline_job(svc.cases, supervisor.view("deadlines"), on)
+        result = run_deadline_job(svc.cases, supervisor.view("deadlines"), on, today=today)
     sys.stdout.write(f"{on.isoformat()}: {len(result.lapsed)} case(s) lapsed (evidence deadline missed)\n")
     for case_id in result.lapsed:
         sys.stdout.write(f"  {case_id}\n")

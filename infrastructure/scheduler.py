@@ -47,7 +47,7 @@ class DailyDeadlineJob:
         if not self.caught_up(30.0):
             log.warning("deadline_job_postponed", reason="the deadline view is behind the event store")
             return False
-        run_deadline_job(self.cases, self.view, today)
+        run_deadline_job(self.cases, self.view, today, today=today)
         self.last_run = today
         return True
 

@@ -1,10 +1,15 @@
 """The deadline job lapses cases whose evidence is overdue, once."""
 
+import argparse
 from datetime import date, timedelta
 
+import pytest
+
 from application.cases import QualityMarkCases
-from application.deadline_job import run_deadline_job
+from application.commands import CommandContext, RecordEvidenceDeadlineMissed
+from application.deadline_job import DEADLINE_JOB, run_deadline_job
 from application.demo import load_demo
+from domain.errors import InvalidDate
 
 
 class EvidenceOverdueFromStore:
@@ -40,7 +45,7 @@ def test_evidence_overdue_case_lapses_and_a_second_run_records_nothing():
     late = demo["Evidence overdue (the deadline job will lapse it)"]
     view = EvidenceOverdueFromStore(app, list(demo.values()))
 
-    first = run_deadline_job(app, view, TODAY)
+    first = run_deadline_job(app, view, TODAY, today=TODAY)
     assert first.lapsed == [late]
     assert app.get_case(late).status.value == "not_recommended"
     head = app.recorder.max_notification_id()
@@ -48,7 +53,7 @@ def test_evidence_overdue_case_lapses_and_a_second_run_records_nothing():
     assert list(view.evidence_overdue_cases(TODAY)) == []
     # A view that still names the lapsed case (stale, or a second job racing the first) is
     # refused by the domain: skipped, nothing recorded.
-    second = run_deadline_job(app, Naming([late]), TODAY)
+    second = run_deadline_job(app, Naming([late]), TODAY, today=TODAY)
     assert second.lapsed == [] and second.skipped == [late]
     assert app.recorder.max_notification_id() == head
 
@@ -59,12 +64,12 @@ def test_evidence_due_later_is_left_alone():
     due = demo["Evidence due in 16 days"]
     head = app.recorder.max_notification_id()
     # Even named by a view, a case whose evidence is not yet overdue is refused by the domain.
-    early = run_deadline_job(app, Naming([due]), TODAY)
+    early = run_deadline_job(app, Naming([due]), TODAY, today=TODAY)
     assert early.lapsed == [] and early.skipped == [due]
     assert app.get_case(due).status.value == "awaiting_evidence"
     assert app.recorder.max_notification_id() == head
     view = EvidenceOverdueFromStore(app, [due])
-    assert run_deadline_job(app, view, TODAY + timedelta(days=17)).lapsed == [due]
+    assert run_deadline_job(app, view, TODAY + timedelta(days=17), today=TODAY + timedelta(days=17)).lapsed == [due]
 
 
 def test_a_stale_view_naming_a_case_that_moved_on_is_skipped_not_failed():
@@ -76,5 +81,39 @@ def test_a_stale_view_naming_a_case_that_moved_on_is_skipped_not_failed():
         def evidence_overdue_cases(self, day):
             return [awarded]
 
-    result = run_deadline_job(app, StaleView(), TODAY)
+    result = run_deadline_job(app, StaleView(), TODAY, today=TODAY)
     assert result.skipped == [awarded] and result.lapsed == []
+
+
+def test_a_run_for_a_day_that_has_not_come_is_refused_before_anything_is_recorded():
+    app = QualityMarkCases()
+    demo = {c.title: c.case_id for c in load_demo(app, today=TODAY)}
+    due = demo["Evidence due in 16 days"]
+    head = app.recorder.max_notification_id()
+    with pytest.raises(InvalidDate) as refused:
+        run_deadline_job(app, Naming([due]), TODAY + timedelta(days=17), today=TODAY)
+    assert refused.value.field == "on"
+    assert app.get_case(due).status.value == "awaiting_evidence"
+    assert app.recorder.max_notification_id() == head
+
+
+def test_the_domain_refuses_a_missed_deadline_dated_after_today_whoever_asks():
+    app = QualityMarkCases()
+    demo = {c.title: c.case_id for c in load_demo(app, today=TODAY)}
+    due = demo["Evidence due in 16 days"]
+    later = TODAY + timedelta(days=17)
+    with pytest.raises(InvalidDate) as refused:
+        app.execute(RecordEvidenceDeadlineMissed(due, later), CommandContext(DEADLINE_JOB, today=TODAY))
+    assert refused.value.field == "on" and "in the future" in str(refused.value)
+    app.execute(RecordEvidenceDeadlineMissed(due, later), CommandContext(DEADLINE_JOB, today=later))
+    assert app.get_case(due).status.value == "not_recommended"
+
+
+def test_pqasso_deadlines_run_for_a_day_after_today_is_refused_before_connecting(capsys):
+    from infrastructure import cli_service
+
+    later = date.today() + timedelta(days=1)
+    assert cli_service.deadlines_run(argparse.Namespace(on=later)) == 2
+    assert capsys.readouterr().err == (
+        f"pqasso: --on {later.isoformat()} is after today ({date.today().isoformat()}): the "
+        "deadline job records only what has already happened\n")
