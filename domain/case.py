@@ -271,6 +271,12 @@ class Case(Aggregate):
         def deadline_changes(self) -> DeadlineChanges:
             return DeadlineChanges(on=self.extended_on, extended=(self.obligation, self.new_due_on))
 
+        def apply(self, case: Case) -> None:
+            # An administrator's decision about the process, not a step of it: the steps after
+            # it may be dated before it. Post that was late when it arrived is recorded once the
+            # deadline has been extended past its arrival, which is the point of extending.
+            case.deadlines = self.deadline_changes().applied_to(case.deadlines)
+
     # ---- commands -------------------------------------------------------------------------
 
     @classmethod

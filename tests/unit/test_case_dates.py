@@ -4,6 +4,7 @@ from datetime import date, datetime
 
 import pytest
 
+from domain.case import Case
 from domain.deadlines import Obligation
 from domain.errors import InvalidDate
 from tests.builders import (
@@ -76,11 +77,34 @@ def test_a_date_that_is_not_a_calendar_date_is_refused_clearly(command, value):
 
 
 def test_the_deadline_job_cannot_date_a_lapse_before_the_last_recorded_step():
-    case = given(*AWAITING_EVIDENCE,  # evidence due 2009-07-10, extended on 2009-07-08 to 2009-07-15
-                 deadline_extended(to=date(2009, 7, 15), today=date(2009, 7, 8)))
+    case = given(*AWAITING_EVIDENCE)  # plan approved on 2009-05-15
     with pytest.raises(InvalidDate) as refused:
-        case.record_evidence_deadline_missed(on=date(2009, 7, 7), by=DEADLINE_JOB)
-    assert refused.value.field == "on"
+        case.record_evidence_deadline_missed(on=date(2009, 5, 14), by=DEADLINE_JOB)
+    assert refused.value.field == "on" and "last recorded step" in str(refused.value)
+    then(case)
+
+
+def test_evidence_late_on_arrival_is_recorded_once_the_deadline_is_extended_past_its_arrival():
+    # Given evidence due 2009-07-10 that arrived on 2009-07-11, and an administrator who on
+    # 2009-07-13 extends the deadline to 2009-07-20 so that it can be accepted
+    case = given(*AWAITING_EVIDENCE, deadline_extended(to=date(2009, 7, 20), today=date(2009, 7, 13)))
+    # When the post of 2009-07-11 is recorded (after the extension, dated before it)
+    case.submit_evidence(evidence_rows(*CODES), J_SMITH, signed_on=date(2009, 7, 9),
+                         received_on=date(2009, 7, 11), by=ADMIN)
+    # Then it is the evidence, received on time for the extended deadline
+    (event,) = then(case, Case.EvidenceSubmitted)
+    assert event.received_on == date(2009, 7, 11)
+    evidence = [d for d in case.deadlines if d.obligation is Obligation.EVIDENCE_SUBMISSION]
+    assert [(d.due_on, d.closed_on, d.closure.value) for d in evidence] == [
+        (date(2009, 7, 20), date(2009, 7, 11), "met")]
+
+
+def test_an_extension_sets_no_floor_but_the_steps_before_it_still_do():
+    case = given(*AWAITING_EVIDENCE, deadline_extended(to=date(2009, 7, 20), today=date(2009, 7, 13)))
+    with pytest.raises(InvalidDate) as refused:  # before the approval of 2009-05-15
+        case.submit_evidence(evidence_rows(*CODES), J_SMITH, signed_on=date(2009, 5, 14),
+                             received_on=date(2009, 5, 14), by=ADMIN)
+    assert refused.value.field == "received_on" and "2009-05-15" in str(refused.value)
     then(case)
 
 
