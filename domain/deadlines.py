@@ -13,6 +13,8 @@ from datetime import date, timedelta
 from enum import Enum
 from typing import NamedTuple
 
+from domain.errors import InvalidInput
+
 
 class Obligation(Enum):
     """Something one party owes the process."""
@@ -110,6 +112,22 @@ class Deadline:
 
     def moved_to(self, due_on: date) -> Deadline:
         return Deadline(self.obligation, self.opened_on, due_on, self.closed_on, self.closure)
+
+
+LOOK_AHEAD_MAX_DAYS = 366  # the most days ahead a list of upcoming deadlines looks
+
+
+def last_day_ahead(on: date, days: int) -> date:
+    """The last day of a look ahead of ``days`` from ``on`` (the list of deadlines falling due
+    soon); InvalidInput for a negative number, more than LOOK_AHEAD_MAX_DAYS, or a day past the
+    calendar's last."""
+    if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= LOOK_AHEAD_MAX_DAYS:
+        raise InvalidInput(f"days must be a whole number from 0 to {LOOK_AHEAD_MAX_DAYS}, not {days!r}.",
+                           field="days")
+    if (date.max - on).days < days:
+        raise InvalidInput(f"{days} days after {on.isoformat()} is past the calendar's last day "
+                           f"({date.max.isoformat()}).", field="days")
+    return on + timedelta(days=days)
 
 
 def open_deadline(deadlines: tuple[Deadline, ...], obligation: Obligation) -> Deadline | None:

@@ -11,6 +11,7 @@ from datetime import date
 
 from application.demo import load_demo
 from application.views import case_state, history_item, to_jsonable
+from domain.deadlines import last_day_ahead
 from infrastructure.bootstrap import Service, bootstrap
 from infrastructure.cli_output import print_fields, print_json, print_table
 from infrastructure.settings import Settings
@@ -85,6 +86,7 @@ def show_overdue(args: argparse.Namespace) -> int:
 
 def show_upcoming(args: argparse.Namespace) -> int:
     day = args.on or date.today()
+    last_day_ahead(day, args.days)  # refused (InvalidInput) before connecting
     with read_models() as (_, supervisor):
         items = [to_jsonable(item) for item in supervisor.view("deadlines").upcoming(day, args.days)]
     return _print_obligations(items, args.json, extra=("days_left", "days left"))

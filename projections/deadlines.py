@@ -17,7 +17,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -28,7 +28,7 @@ from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Composable, Composed, Identifier
 
 from domain.case import Case
-from domain.deadlines import Closure, Obligation, Party
+from domain.deadlines import Closure, Obligation, Party, last_day_ahead
 from projections.base import (
     CaseProjection,
     EventWithTracking,
@@ -218,7 +218,7 @@ class PostgresDeadlinesView(PostgresReadModel, DeadlinesView):
         return [OverdueItem(**_item(row), days_overdue=(day - row["due_on"]).days) for row in rows]
 
     def upcoming(self, day: date, days: int) -> list[UpcomingItem]:
-        rows = self._select(self._upcoming_items, {"day": day, "last": day + timedelta(days=days)})
+        rows = self._select(self._upcoming_items, {"day": day, "last": last_day_ahead(day, days)})
         return [UpcomingItem(**_item(row), days_left=(row["due_on"] - day).days) for row in rows]
 
     def overdue_json(self, day: date) -> bytes:
@@ -230,7 +230,7 @@ class PostgresDeadlinesView(PostgresReadModel, DeadlinesView):
     def upcoming_json(self, day: date, days: int) -> bytes:
         """``upcoming(day, days)`` as the API answers it, as ``overdue_json``."""
         return self._json(self._upcoming_json, "days_left",
-                          {"day": day, "last": day + timedelta(days=days)})
+                          {"day": day, "last": last_day_ahead(day, days)})
 
     def _json(self, statement: Composed, days_field: str, params: dict[str, Any]) -> bytes:
         return pydantic_core.to_json([

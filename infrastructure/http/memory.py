@@ -8,13 +8,13 @@ The rule is the domain's own (``Deadline.is_overdue_on``), so both agree.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 from uuid import UUID
 
 from application.cases import QualityMarkCases
 from domain.case import Case
-from domain.deadlines import Deadline
+from domain.deadlines import Deadline, last_day_ahead
 
 _PAGE = 500
 
@@ -35,7 +35,7 @@ class EventStoreDeadlines:
 
     def upcoming(self, day: date, days: int) -> list[dict[str, Any]]:
         """Obligations open on ``day`` and due on it or within the ``days`` after it."""
-        last = day + timedelta(days=days)
+        last = last_day_ahead(day, days)
         return sorted((
             _item(case, d, days_left=(d.due_on - day).days)
             for case in self._cases() for d in case.deadlines

@@ -8,7 +8,9 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Annotated, Any
 
+import psycopg
 import structlog
+from eventsourcing.persistence import PersistenceError
 from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
@@ -17,6 +19,7 @@ from pydantic import TypeAdapter
 from application.authorization import Action
 from application.cases import QualityMarkCases
 from application.views import case_state, history_item
+from domain.deadlines import LOOK_AHEAD_MAX_DAYS, last_day_ahead
 from infrastructure.http.answers import CaseState, Health, HistoryItem, OverdueItem, UpcomingItem
 from infrastructure.http.auth import Caller, may, may_on_case
 from infrastructure.http.fields import Day
@@ -78,12 +81,14 @@ def query_routes(
     async def get_upcoming(
         _: Annotated[Caller, Depends(may(Action.READ_UPCOMING))],
         on: OnDay = None,
-        days: Annotated[int, Query(ge=0, le=366, description="How many days ahead to look.")] = 14,
+        days: Annotated[int, Query(ge=0, le=LOOK_AHEAD_MAX_DAYS, description="How many days ahead to look.")] = 14,
     ) -> Response:
         """Admin, auditor and reporting: open obligations due within ``days`` of ``on``."""
         if upcoming_json is None:
             raise ApiProblem(503, "The upcoming-deadlines read model is not available.", slug="unavailable")
-        return await _json_answer(upcoming_json, on or clock(), days)
+        day = on or clock()
+        last_day_ahead(day, days)  # a look ahead past the calendar's end: 422, before any read
+        return await _json_answer(upcoming_json, day, days)
 
     @router.get("/health", response_model=Health, tags=["service"],
                 responses=error_responses(503), summary="Liveness, database and projection lag")
@@ -126,10 +131,12 @@ def _items_json(answer: TypeAdapter[Any], read: Callable[..., Sequence[Any]]) ->
 
 
 def _read_model(read: Callable[[], Any]) -> Any:
-    """Read from the database, answering 503 (not 500) when it cannot be reached."""
+    """Read from the database, answering 503 (not 500) when it cannot be reached. Only the
+    database's errors: anything else is a fault of ours, answered 500 as such, never passed
+    off as an outage."""
     try:
         return read()
-    except Exception as error:
+    except (psycopg.Error, PersistenceError, OSError) as error:
         log.warning("read_model_unavailable", error=type(error).__name__, exc_info=True)
         raise ApiProblem(
             503, "The database cannot be reached.", slug="database-unreachable",

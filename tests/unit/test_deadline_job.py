@@ -1,6 +1,5 @@
 """The deadline job lapses cases whose evidence is overdue, once."""
 
-import argparse
 from datetime import date, timedelta
 
 import pytest
@@ -108,12 +107,3 @@ def test_the_domain_refuses_a_missed_deadline_dated_after_today_whoever_asks():
     app.execute(RecordEvidenceDeadlineMissed(due, later), CommandContext(DEADLINE_JOB, today=later))
     assert app.get_case(due).status.value == "not_recommended"
 
-
-def test_pqasso_deadlines_run_for_a_day_after_today_is_refused_before_connecting(capsys):
-    from infrastructure import cli_service
-
-    later = date.today() + timedelta(days=1)
-    assert cli_service.deadlines_run(argparse.Namespace(on=later)) == 2
-    assert capsys.readouterr().err == (
-        f"pqasso: --on {later.isoformat()} is after today ({date.today().isoformat()}): the "
-        "deadline job records only what has already happened\n")

@@ -221,6 +221,25 @@ def test_bad_query_parameters_are_invalid_input(client, admin):
     assert fields(problem(client.get(f"/cases/{case_id}?version=0", headers=admin), 422)) == ["version"]
 
 
+def test_a_look_ahead_past_the_calendars_last_day_is_invalid_input_not_an_outage(client, admin):
+    body = problem(client.get("/upcoming?on=9999-12-31&days=1", headers=admin), 422)
+    assert fields(body) == ["days"] and "9999-12-31" in body["errors"][0]["message"]
+    assert client.get("/upcoming?on=9999-12-31&days=0", headers=admin).json() == []
+
+
+def test_a_read_model_fault_that_is_not_the_database_is_a_500_not_an_outage():
+    class Faulty(Unreachable):
+        def overdue_on(self, day):
+            raise KeyError("a bug of ours")
+
+    down, tokens = Faulty(), InMemoryTokenStore()
+    admin = {"Authorization": f"Bearer {tokens.add('admin', 'ces-admin-1')}"}
+    client = TestClient(create_api(QualityMarkCases(), tokens, down, down), raise_server_exceptions=False)
+    answer = client.get("/overdue", headers=admin)
+    assert answer.status_code == 500 and "Retry-After" not in answer.headers
+    assert "database" not in answer.text
+
+
 def test_a_bad_idempotency_key_is_invalid_input(client, admin):
     case_id = new_case(client, admin)
     answer = client.post(f"/cases/{case_id}/plan", json=ex.PLAN, headers={**admin, "Idempotency-Key": "a b"})
