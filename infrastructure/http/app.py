@@ -26,7 +26,9 @@ from infrastructure.http.routes_queries import query_routes
 
 DESCRIPTION = """Back office for the PQASSO Quality Mark improvement action planning process.
 
-Every request but `GET /health` needs `Authorization: Bearer TOKEN` (`pqasso tokens add`).
+Every request but `GET /health` and this description (`/openapi.json`, `/docs`, `/redoc`:
+public) needs `Authorization: Bearer TOKEN` (`pqasso tokens add`); without one the answer is
+401, whatever else is wrong with the request.
 Errors are RFC 9457 problem details (`application/problem+json`). Commands take an optional
 `expected_version` (409 when the case has moved on) and an `Idempotency-Key` header.
 """
@@ -51,12 +53,13 @@ def create_api(
     install_error_handlers(app)
     app.include_router(command_routes(cases, clock))
     app.include_router(query_routes(cases, overdue, upcoming, health, clock))
-    # The last added runs first: request id and access log, then size and type, then the
-    # token, then (well-formed commands) the fast path.
+    # The last added runs first: request id and access log, then the token (no token is a 401
+    # whatever else is wrong with the request: auth.py), then size and type, then (well-formed
+    # commands) the fast path.
     if fast_commands:
         app.add_middleware(CommandFastPath, cases=cases, clock=clock, handlers=app.exception_handlers)
-    app.add_middleware(AuthenticationMiddleware, tokens=tokens)
     app.add_middleware(BodyGuardMiddleware, max_body_bytes=max_body_bytes)
+    app.add_middleware(AuthenticationMiddleware, tokens=tokens)
     app.add_middleware(RequestContextMiddleware)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -70,10 +70,19 @@ def request_hash(method: str, path: str, body: Any) -> str:
     return hashlib.sha256(f"{method}\n{path}\n{text}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
+# Headers of the answers, for the OpenAPI description (what ``answer`` and ``opened`` send).
+REPLAYED = {"Idempotent-Replayed": {
+    "description": "`true` when this answers a repeat of an earlier request with the same "
+                   "`Idempotency-Key`: the first answer again, nothing new recorded.",
+    "schema": {"type": "string", "enum": ["true"]}}}
+NEW_CASE_AT = {"Location": {"description": "The new case's URL: `/cases/{case_id}`.",
+                            "schema": {"type": "string"}}}
+
+
 def command_routes(cases: QualityMarkCases, clock: Callable[[], date]) -> APIRouter:
     """Routes for every command; ``clock`` gives "today" to the domain's date checks."""
     router = APIRouter(tags=["commands"])
-    refusals = error_responses(401, 403, 404, 409, 413, 415, 422)
+    refusals = {200: {"headers": REPLAYED}, **error_responses(400, 401, 403, 404, 409, 413, 415, 422, 503)}
 
     async def run(command: c.CaseCommand, who: Caller, guard: Guard, body: b.CommandBody) -> JSONResponse:
         return await executed(cases, command, c.CommandContext(
@@ -82,7 +91,8 @@ def command_routes(cases: QualityMarkCases, clock: Callable[[], date]) -> APIRou
     @router.post(
         "/cases", status_code=201, response_model=CommandAnswer, summary="Site visit held: open a case",
         response_description="The new case (its URL in Location) and its version, 1.",
-        responses=error_responses(401, 403, 409, 413, 415, 422),
+        responses={201: {"headers": {**NEW_CASE_AT, **REPLAYED}},
+                   **error_responses(400, 401, 403, 409, 413, 415, 422, 503)},
     )
     async def open_case(
         body: b.OpenCaseIn, who: Annotated[Caller, Depends(may(Action.OPEN_CASE))],

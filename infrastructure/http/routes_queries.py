@@ -42,7 +42,7 @@ def query_routes(
 ) -> APIRouter:
     """Routes that read: cases from the event store, deadlines from the read model."""
     router = APIRouter()
-    reads = error_responses(401, 403, 404, 422)
+    reads = error_responses(401, 403, 404, 422, 503)
     # Which way each deadline list is written is fixed by the read model: chosen here, once.
     overdue_json = (_own_json(overdue.overdue_json) if isinstance(overdue, DeadlineListsAsJson)
                     else _items_json(OVERDUE_ITEMS, overdue.overdue_on))

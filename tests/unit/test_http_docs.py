@@ -49,13 +49,23 @@ def test_every_command_declares_its_body_answer_and_problems(served, method, pat
     op = operations(schema)[(method, path)]
     body = op["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
     assert schema["components"]["schemas"][body]["examples"], f"{body} has no example"
-    expected = {"401", "403", "409", "413", "415", "422"} | ({"404"} if "{case_id}" in path else set())
+    expected = ({"400", "401", "403", "409", "413", "415", "422", "503"}
+                | ({"404"} if "{case_id}" in path else set()))
     assert expected <= set(op["responses"])
+    success = op["responses"]["201" if path == "/cases" else "200"]
+    assert "Idempotent-Replayed" in success["headers"]
+    assert ("Location" in success["headers"]) == (path == "/cases")
     for status in expected:
         content = op["responses"][status]["content"]
         assert content == {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
     assert op["security"] == [{"bearer": []}]
     assert any(name == "Idempotency-Key" for name in (p["name"] for p in op["parameters"]))
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(READS - {("get", "/health")}))
+def test_every_read_declares_that_a_database_outage_is_a_503(served, method, path):
+    _, _, schema = served
+    assert {"401", "403", "422", "503"} <= set(operations(schema)[(method, path)]["responses"])
 
 
 def test_every_field_is_described(served):

@@ -141,6 +141,15 @@ def test_no_token_or_a_bad_one_is_unauthenticated(client, authorization):
     assert answer.headers["WWW-Authenticate"].startswith("Bearer")
 
 
+@pytest.mark.parametrize("headers", [
+    {"Content-Type": "text/plain"},  # else a 415
+    {"Content-Type": "application/json", "Content-Length": "2000000"},  # else a 413
+], ids=["wrong type", "too large"])
+def test_no_token_is_a_401_whatever_else_is_wrong_with_the_request(client, headers):
+    answer = client.post("/cases", content=b"x", headers=headers)
+    problem(answer, 401)
+
+
 def test_a_revoked_token_is_unauthenticated(setup):
     client, _, tokens = setup
     token = tokens.add("auditor", "auditor-9")
