@@ -82,8 +82,28 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 async def _http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if exc.status_code == 400 and exc.__cause__ is not None:
+        # FastAPI's "There was an error parsing the body" (a body it could not turn into JSON,
+        # for a reason other than its syntax, which it answers 422 itself): say which reason.
+        reason = unreadable_body(exc.__cause__)
+        log.info("request_invalid", path=request.url.path, fields=["body"], reason=reason)
+        return problem_response(
+            request.scope, 422, "The request is not valid: see errors for each field and why.", slug="invalid-input",
+            title="Invalid input", errors=[("body", reason)],
+        )
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
     return problem_response(request.scope, exc.status_code, detail, headers=exc.headers)
+
+
+def unreadable_body(error: BaseException) -> str:
+    """Why a body could not be read as JSON, in words for the caller."""
+    if isinstance(error, UnicodeDecodeError):
+        return "The body is not UTF-8 text."
+    if isinstance(error, RecursionError):
+        return "The body's JSON is nested too deeply."
+    if isinstance(error, ValueError) and "integer string conversion" in str(error):
+        return "The body's JSON holds a number with too many digits."
+    return "The body could not be read as JSON."
 
 
 async def _not_allowed(request: Request, exc: Exception) -> Response:

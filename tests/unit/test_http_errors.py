@@ -163,11 +163,16 @@ def test_a_role_that_may_not_act_is_forbidden(client, setup):
     assert "organisation" in body["detail"]
 
 
-def test_malformed_json_is_invalid_input(client, admin):
-    for raw in (b'{"rows": [', b"\xff\xfe", b"NaN", b"[" * 100_00):
-        answer = client.post("/cases", content=raw, headers={**admin, "Content-Type": "application/json"})
-        assert answer.status_code in (400, 422), answer.text
-        problem(answer, answer.status_code)
+@pytest.mark.parametrize(("raw", "why"), [
+    (b'{"rows": [', "not valid JSON"), (b"NaN", "valid dictionary"),
+    (b"\xff\xfe", "not valid JSON"), (b'{"level":"\xff"}', "not UTF-8"),
+    (b"[" * 4_000 + b"]" * 4_000, "nested too deeply"),
+    (b'{"level": ' + b"9" * 5000 + b"}", "too many digits"),
+], ids=["cut short", "NaN", "a BOM of UTF-16", "a byte of Latin-1", "nested", "a long number"])
+def test_a_body_that_cannot_be_read_as_json_is_invalid_input_saying_why(client, admin, raw, why):
+    answer = client.post("/cases", content=raw, headers={**admin, "Content-Type": "application/json"})
+    body = problem(answer, 422)
+    assert fields(body) == ["body"] and why in body["errors"][0]["message"], body
 
 
 def test_a_body_that_is_not_json_is_unsupported(client, admin):
