@@ -39,9 +39,20 @@ class Mark:
                    d.get("state", "open"))
 
     def late_until(self, today: date) -> date | None:
-        """The end of the overdue span, if there is one: when it closed late, or today."""
+        """The end of the late span, if there is one: when it closed late, or today."""
         end = self.closed_on if self.closed_on is not None else today
         return end if end > self.due_on else None
+
+    def lateness(self, today: date) -> str | None:
+        """How late, in words, if it is: "3 days late" once closed (it was overdue until the
+        day before it closed: domain/deadlines.py), "overdue 7 days" while open (as the overdue
+        list counts)."""
+        late = self.late_until(today)
+        if late is None:
+            return None
+        days = (late - self.due_on).days
+        count = f"{days} day{'' if days == 1 else 's'}"
+        return f"{count} late" if self.closed_on is not None else f"overdue {count}"
 
 
 def draw(deadlines: Sequence[Mapping[str, Any]], *, start: date, today: date, ended: bool) -> Markup:
@@ -95,12 +106,11 @@ def _row(mark: Mark, top: int, x: Any, today: date) -> str:
            f'<rect class="tl-window" x="{x(mark.opened_on)}" y="{mid - 7}" height="14" '
            f'width="{max(x(mark.due_on) - x(mark.opened_on), 2)}"><title>{name} ({owed}): open from '
            f'{day(mark.opened_on)}, due {day(mark.due_on)}</title></rect>']
-    late = mark.late_until(today)
-    if late is not None:
-        days = (late - mark.due_on).days
+    late, lateness = mark.late_until(today), mark.lateness(today)
+    if late is not None and lateness is not None:
         until = f"met on {day(late)}" if mark.closed_on else f"still open on {day(late)}"
         out.append(f'<rect class="tl-overdue" x="{x(mark.due_on)}" y="{mid - 7}" height="14" '
-                   f'width="{max(x(late) - x(mark.due_on), 2)}"><title>Overdue {days} days: due '
+                   f'width="{max(x(late) - x(mark.due_on), 2)}"><title>{lateness.capitalize()}: due '
                    f'{day(mark.due_on)}, {until}</title></rect>')
     out.append(f'<line class="tl-due" x1="{x(mark.due_on)}" x2="{x(mark.due_on)}" y1="{mid - 11}" y2="{mid + 11}">'
                f"<title>Due {day(mark.due_on)}</title></line>")
@@ -115,6 +125,6 @@ def _sentence(mark: Mark, today: date) -> str:
     text = f"{label(OBLIGATIONS, mark.obligation)} due {day(mark.due_on)}"
     if mark.closed_on:
         text += f", {label(CLOSURES, mark.state).lower()} {day(mark.closed_on)}"
-    late = mark.late_until(today)
-    return text + (f", {(late - mark.due_on).days} days overdue" if late else "")
+    lateness = mark.lateness(today)
+    return text + (f", {lateness}" if lateness else "")
 

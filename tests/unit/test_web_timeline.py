@@ -15,10 +15,12 @@ ON_TIME = {"obligation": "evidence_submission", "owed_by": "organisation", "open
            "due_on": "2009-06-29", "closed_on": "2009-06-01", "state": "met"}
 
 
-def test_late_obligations_are_marked_overdue_until_met_or_until_today():
+def test_late_obligations_are_marked_late_until_met_or_overdue_until_today():
     svg = draw([MET_LATE, OPEN_LATE], start=date(2009, 4, 17), today=date(2009, 5, 25), ended=False)
     assert svg.count('class="tl-overdue"') == 2
-    assert "Overdue 3 days: due 1 May 2009, met on 4 May 2009" in svg
+    # Met late: how late it was met (the domain counts it overdue until the day before)
+    assert "3 days late: due 1 May 2009, met on 4 May 2009" in svg
+    # Still open: overdue as many days as the overdue list says
     assert "Overdue 7 days: due 18 May 2009, still open on 25 May 2009" in svg
     assert "<title>Today, 25 May 2009</title>" in svg
 
@@ -32,7 +34,14 @@ def test_the_picture_has_a_title_and_a_description_for_screen_readers():
     svg = draw([MET_LATE], start=date(2009, 4, 17), today=date(2009, 5, 25), ended=False)
     assert svg.startswith('<svg class="timeline"') and 'role="img"' in svg
     assert 'aria-labelledby="tl-title tl-desc"' in svg
-    assert "Submit the plan due 1 May 2009, met 4 May 2009, 3 days overdue" in svg
+    assert "Submit the plan due 1 May 2009, met 4 May 2009, 3 days late" in svg
+
+
+def test_a_day_is_one_day():
+    met_a_day_late = {**MET_LATE, "closed_on": "2009-05-02"}
+    svg = draw([met_a_day_late, OPEN_LATE], start=date(2009, 4, 17), today=date(2009, 5, 19), ended=False)
+    assert "met 2 May 2009, 1 day late" in svg and "1 day late: due 1 May 2009" in svg
+    assert "Overdue 1 day: due 18 May 2009, still open on 19 May 2009" in svg
 
 
 def test_a_case_with_no_deadlines_says_so():
