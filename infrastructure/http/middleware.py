@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from application.loggers import logger
 from infrastructure.http.problems import problem_response
+from infrastructure.whole_numbers import whole_number
 
 log = logger("infrastructure.http.access")  # assembled once per configuration: a line a request
 
@@ -114,15 +115,16 @@ class BodyGuardMiddleware:
             await problem_response(scope, 413, str(error.detail), slug="body-too-large")(scope, receive, send)
 
     def _refusal(self, scope: Scope, headers: Headers) -> Response | None:
-        length = headers.get("content-length")
-        if length is not None and not length.isdigit():
+        declared = headers.get("content-length")
+        length = None if declared is None else whole_number(declared, max_digits=18)
+        if declared is not None and length is None:
             return problem_response(scope, 400, "Content-Length must be a whole number of bytes.")
-        if length is not None and int(length) > self.limit:
+        if length is not None and length > self.limit:
             return problem_response(
                 scope, 413, f"The body is {length} bytes; at most {self.limit} are accepted.",
                 slug="body-too-large",
             )
-        has_body = (length is not None and int(length) > 0) or "transfer-encoding" in headers
+        has_body = (length is not None and length > 0) or "transfer-encoding" in headers
         if scope["method"] in _BODY_METHODS and has_body and not _is_json(headers.get("content-type", "")):
             return problem_response(
                 scope, 415, "Send the body as JSON, with Content-Type: application/json.",

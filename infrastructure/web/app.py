@@ -20,6 +20,7 @@ from infrastructure.web.routes_forms import form_routes
 from infrastructure.web.routes_pages import page_routes
 from infrastructure.web.routes_signin import sign_in_routes
 from infrastructure.web.sessions import KeepsSessions, SessionStore
+from infrastructure.whole_numbers import whole_number
 
 PREFIX = "/ui"
 MAX_FORM_BYTES = 1_000_000
@@ -90,8 +91,8 @@ class FormGuardMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length = Headers(scope=scope).get("content-length", "0")
-        if not length.isdigit() or int(length) > self.limit:
+        length = whole_number(Headers(scope=scope).get("content-length", "0"), max_digits=18)
+        if length is None or length > self.limit:
             await _too_large(send)
             return
         received, started = 0, False

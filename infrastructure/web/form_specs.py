@@ -21,6 +21,7 @@ from infrastructure.web.forms import (
     signature_fields,
 )
 from infrastructure.web.labels import value_of
+from infrastructure.whole_numbers import whole_number
 
 MIN_UNMET_ROWS, MAX_UNMET_ROWS = 3, b.MAX_ROWS
 ADD_ROW = "add_row"
@@ -64,7 +65,8 @@ def _open_initial(case: Case | None, actor: Actor, today: date) -> Values:
 
 
 def _level(text: str) -> Any:
-    return int(text) if text.strip().isdigit() and len(text.strip()) < 4 else text
+    number = whole_number(text.strip(), max_digits=3)
+    return text if number is None else number
 
 
 def _open_body(values: Values, case: Case | None) -> tuple[dict[str, Any], dict[str, str]]:

@@ -19,6 +19,7 @@ from domain.case import Case
 from domain.participants import Actor
 from infrastructure.http.errors import field_error as api_field_error
 from infrastructure.web.labels import POSITIONS
+from infrastructure.whole_numbers import whole_number
 
 Values = dict[str, str]
 POSITION_OPTIONS = tuple(POSITIONS.items())
@@ -151,4 +152,5 @@ def compact_rows(
 def row_count(values: Values, prefix: str) -> int:
     """How many rows under ``prefix`` the form had."""
     indices = [name[len(prefix) + 1:].split(".", 1)[0] for name in values if name.startswith(prefix + ".")]
-    return max((int(i) + 1 for i in indices if i.isdigit() and len(i) < 4), default=0)
+    numbers = (whole_number(i, max_digits=3) for i in indices)
+    return max((n + 1 for n in numbers if n is not None), default=0)

@@ -9,6 +9,7 @@ from typing import Any
 from application.cases import QualityMarkCases
 from application.views import case_state, history_item
 from domain.case import Case
+from infrastructure.whole_numbers import whole_number
 
 _ALWAYS_CHANGE = {"version", "modified_at"}
 
@@ -33,8 +34,8 @@ def history_page(cases: QualityMarkCases, case: Case, version_text: str) -> Hist
     text = version_text.strip()
     if not text:
         version = latest
-    elif text.isdigit() and 1 <= int(text) <= latest:
-        version = int(text)
+    elif (number := whole_number(text, max_digits=9)) is not None and 1 <= number <= latest:
+        version = number
     else:
         message = f"There is no version {text[:20]}: choose one from 1 to {latest}."
         return HistoryPage(items, error=message, status=404)

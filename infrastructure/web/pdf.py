@@ -10,7 +10,9 @@ Helvetica, with characters it lacks replaced.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from fpdf import FPDF
 from fpdf.fonts import FontFace
@@ -60,7 +62,18 @@ def _add_dejavu(pdf: FPDF) -> bool:
 
 
 def plan_pdf(view: CaseView) -> bytes:
-    """The plan of ``view``'s case as PDF bytes."""
+    """The plan of ``view``'s case as PDF bytes: the template's table, or, when one of its
+    rows is too long for a page (a table row cannot break across pages; a text may hold
+    4,000 characters), one block per indicator, each column's text under its heading."""
+    try:
+        return _document(view, _rows_as_table)
+    except ValueError as error:  # fpdf2: "The row with index N is too high..."
+        if "too high" not in str(error):
+            raise
+        return _document(view, _rows_as_blocks)
+
+
+def _document(view: CaseView, rows: Callable[[PlanPdf, CaseView], None]) -> bytes:
     state = view.state
     org = state["organisation"]["name"]
     pdf = PlanPdf(f"Improvement action plan - {org}")
@@ -73,16 +86,33 @@ def plan_pdf(view: CaseView) -> bytes:
     pdf.multi_cell(0, 6, pdf.text(facts), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
     pdf.set_font(pdf.family, size=9)
+    rows(pdf, view)
+    pdf.ln(5)
+    _signatures(pdf, view.plan_signature, view.evidence_signature)
+    return bytes(pdf.output())
+
+
+def _cells(line: Any) -> tuple[str, ...]:
+    evidence = "\n".join(f"- {title}" for title in line.evidence)
+    return (line.indicator, line.findings, line.improvement_required, line.action_undertaken, evidence)
+
+
+def _rows_as_table(pdf: PlanPdf, view: CaseView) -> None:
     with pdf.table(col_widths=WIDTHS, headings_style=FontFace(emphasis="BOLD", fill_color=(225, 232, 240)),
                    line_height=4.6, text_align="LEFT", padding=1.2, v_align="TOP") as table:
         table.row([pdf.text(h) for h in HEADINGS])
         for line in view.lines:
-            evidence = "\n".join(f"- {title}" for title in line.evidence)
-            table.row([pdf.text(t) for t in (line.indicator, line.findings, line.improvement_required,
-                                             line.action_undertaken, evidence)])
-    pdf.ln(5)
-    _signatures(pdf, view.plan_signature, view.evidence_signature)
-    return bytes(pdf.output())
+            table.row([pdf.text(t) for t in _cells(line)])
+
+
+def _rows_as_blocks(pdf: PlanPdf, view: CaseView) -> None:
+    for line in view.lines:
+        for heading, text in zip(HEADINGS, _cells(line), strict=True):
+            pdf.set_font(pdf.family, "B", 9)
+            pdf.multi_cell(0, 5, pdf.text(heading), new_x="LMARGIN", new_y="NEXT")
+            pdf.set_font(pdf.family, size=9)
+            pdf.multi_cell(0, 4.6, pdf.text(text or "-"), new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(3)
 
 
 def _signatures(pdf: PlanPdf, plan: Signature | None, evidence: Signature | None) -> None:

@@ -27,6 +27,7 @@ from infrastructure.web.form_specs import ADD_ROW, OPEN_CASE, PLAN_FORMS
 from infrastructure.web.form_specs_evidence import EVIDENCE_FORMS
 from infrastructure.web.forms import FormSpec, Placed, Values, place, validation_errors
 from infrastructure.web.sessions import Session
+from infrastructure.whole_numbers import whole_number
 
 log = structlog.get_logger(__name__)
 CASE_FORMS = PLAN_FORMS + EVIDENCE_FORMS
@@ -93,9 +94,9 @@ def _submit(web: Web, request: Request, session: Session, spec: FormSpec, case: 
     if values.get(ADD_ROW):
         return _render(web, request, session, spec, case, values, Placed())
     body, renames = spec.to_body(values, case)
-    version = values.get("expected_version", "")
-    if version.isdigit() and len(version) < 10:
-        body["expected_version"] = int(version)
+    version = whole_number(values.get("expected_version", ""), max_digits=9)
+    if version is not None:
+        body["expected_version"] = version
     status, errors = 422, []
     try:
         result = _run(web, session, spec, case, body, values, request.url.path)
@@ -107,7 +108,17 @@ def _submit(web: Web, request: Request, session: Session, spec: FormSpec, case: 
         errors = [(error.field, error.message)]
     except NotAllowed as error:  # opening a case for another lead reviewer
         status, errors = 403, [("lead_reviewer", str(error))]
-    except (VersionConflict, IdempotencyKeyReused) as error:
+    except VersionConflict:
+        status = 409
+        if case is None:  # not for a new case: nothing to have changed
+            errors = [(None, "The case changed while this form was open. Reload the case and try again.")]
+        else:
+            # What was typed stays; the form now answers to the case as it is, so that once
+            # checked against the case page it can be sent again as it is.
+            values = {**values, "expected_version": str(case.version)}
+            errors = [(None, f"The case changed while this form was open (it is now at version "
+                             f"{case.version}). Check what you typed against the case, then send it again.")]
+    except IdempotencyKeyReused as error:
         status, errors = 409, [(None, str(error))]
     else:
         log.info("web_command_recorded", action=spec.action.value, case_id=str(result.case_id), version=result.version)

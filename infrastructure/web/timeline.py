@@ -93,6 +93,8 @@ def _axis(start: date, span: int, x: Any, height: int) -> str:
             ticks.append(f'<line x1="{x(month)}" x2="{x(month)}" y1="{TOP - 4}" y2="{height - 22}"/>'
                          f'<text x="{x(month)}" y="{height - 8}" text-anchor="middle">{month:%b %Y}</text>')
         total = month.month - 1 + step_months
+        if month.year + total // 12 > date.max.year:  # the calendar ends (a deadline in 9999)
+            break
         month = date(month.year + total // 12, total % 12 + 1, 1)
     return '<g class="tl-axis">' + "".join(ticks) + "</g>"
 
@@ -108,7 +110,8 @@ def _row(mark: Mark, top: int, x: Any, today: date) -> str:
            f'{day(mark.opened_on)}, due {day(mark.due_on)}</title></rect>']
     late, lateness = mark.late_until(today), mark.lateness(today)
     if late is not None and lateness is not None:
-        until = f"met on {day(late)}" if mark.closed_on else f"still open on {day(late)}"
+        until = (f"{label(CLOSURES, mark.state).lower()} on {day(late)}" if mark.closed_on
+                 else f"still open on {day(late)}")
         out.append(f'<rect class="tl-overdue" x="{x(mark.due_on)}" y="{mid - 7}" height="14" '
                    f'width="{max(x(late) - x(mark.due_on), 2)}"><title>{lateness.capitalize()}: due '
                    f'{day(mark.due_on)}, {until}</title></rect>')

@@ -141,6 +141,13 @@ def test_no_token_or_a_bad_one_is_unauthenticated(client, authorization):
     assert answer.headers["WWW-Authenticate"].startswith("Bearer")
 
 
+@pytest.mark.parametrize("length", ["²".encode("latin-1"), b"9" * 5_000, b"-1", b"12abc"])
+def test_a_content_length_that_is_no_number_of_bytes_is_a_400(client, admin, length):
+    answer = client.post("/cases", content=b"{}", headers={
+        **admin, "Content-Type": "application/json", "Content-Length": length})
+    assert "whole number" in problem(answer, 400)["detail"]
+
+
 @pytest.mark.parametrize("headers", [
     {"Content-Type": "text/plain"},  # else a 415
     {"Content-Type": "application/json", "Content-Length": "2000000"},  # else a 413

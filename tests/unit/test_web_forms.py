@@ -100,6 +100,21 @@ def test_a_refused_site_visit_shows_each_message_by_its_field_and_keeps_what_was
     assert site.cases.recorder.max_notification_id() in (None, 0)
 
 
+@pytest.mark.parametrize("changes", [
+    {"level": "²"}, {"level": "9" * 5_000}, {"unmet_indicators.¹.indicator": "3.1.4", "organisation.name": " "},
+], ids=["a superscript level", "a level of 5,000 digits", "a superscript row number"])
+def test_numbers_in_no_ascii_digits_are_refused_by_the_field_not_with_a_500(site, changes):
+    answer = site.browser("admin").submit("/ui/cases/new", {**SITE_VISIT, **changes})
+    assert answer.status_code == 422, answer.text[:300]
+    assert site.cases.recorder.max_notification_id() in (None, 0)
+
+
+def test_an_expected_version_in_no_ascii_digits_is_ignored_not_a_500(site):
+    case_id = open_case(site)
+    answer = site.browser("organisation").submit(f"/ui/cases/{case_id}/plan", {**PLAN, "expected_version": "²"})
+    assert answer.status_code == 303
+
+
 def test_blank_rows_are_skipped_and_messages_follow_the_row_they_came_from(site):
     answer = site.browser("admin").submit("/ui/cases/new", {
         **SITE_VISIT, "unmet_indicators.0.indicator": "", "unmet_indicators.0.findings": "",
@@ -161,10 +176,29 @@ def test_a_form_for_a_case_that_has_moved_on_is_refused_with_a_reason(site):
     stale = reviewer.get(f"/ui/cases/{case_id}/plan/approval").text
     site.step(case_id, "plan/changes-requested", ex.CHANGES_REQUESTED, "lead_reviewer")
     answer = reviewer.post(f"/ui/cases/{case_id}/plan/approval", {**hidden(stale), "approved_on": "2009-05-20"})
-    assert answer.status_code == 409 and "Reload the case and try again." in text(answer.text)
+    assert answer.status_code == 409
+    assert "The case changed while this form was open (it is now at version 3)." in text(answer.text)
+    again = reviewer.post(f"/ui/cases/{case_id}/plan/approval", {**hidden(answer.text), "approved_on": "2009-05-20"})
+    assert again.status_code == 409  # now checked against the case as it is: out of order
+    assert "waiting for the organisation's revised plan" in text(again.text)
     fresh = reviewer.submit(f"/ui/cases/{case_id}/plan/approval", {"approved_on": "2009-05-20"})
     assert fresh.status_code == 409
     assert "Cannot approve the plan: this case is waiting for the organisation's revised plan." in text(fresh.text)
+
+
+def test_a_form_refused_because_the_case_changed_keeps_what_was_typed_and_can_then_be_sent(site):
+    case_id = open_case(site)
+    admin = site.browser("admin")
+    form = admin.get(f"/ui/cases/{case_id}/plan").text
+    # another administrator extends the plan's deadline while this one keys in the plan
+    site.step(case_id, "deadlines/plan_submission/extension",
+              {"new_due_on": "2010-01-15", "reason": "Post strike."}, "admin")
+    refused = admin.post(f"/ui/cases/{case_id}/plan", {**form_values(form), **PLAN})
+    assert refused.status_code == 409 and "now at version 2" in text(refused.text)
+    assert PLAN["rows.0.improvement_required"] in refused.text
+    sent = admin.post(f"/ui/cases/{case_id}/plan", form_values(refused.text))
+    assert sent.status_code == 303
+    assert len(site.api("GET", f"/cases/{case_id}/history", "auditor").json()) == 3
 
 
 def test_a_form_sent_twice_is_recorded_once(site):

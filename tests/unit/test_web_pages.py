@@ -8,6 +8,7 @@ from datetime import date
 
 import pytest
 
+from domain.texts import TEXT_MAX
 from infrastructure.http import examples as ex
 from tests.unit.test_web_client import Site, text
 
@@ -101,6 +102,48 @@ def test_the_plan_downloads_as_a_pdf(site):
     assert answer.status_code == 200 and answer.headers["content-type"] == "application/pdf"
     assert answer.content.startswith(b"%PDF-") and b"%%EOF" in answer.content[-32:]
     assert 'filename="improvement-action-plan-org-1.pdf"' in answer.headers["content-disposition"]
+
+
+@pytest.mark.parametrize("findings", [
+    "Employers' liability insurance out of date. " * 90,  # 4,000 characters of words
+    "x" * 4_000,  # one word as long as a text may be
+], ids=["words", "one long word"])
+def test_the_plan_of_texts_as_long_as_allowed_downloads_as_a_pdf(findings):
+    site = Site(today=date(2009, 6, 1))
+    body = {**ex.OPEN_CASE, "unmet_indicators": [
+        {**row, "findings": findings[:TEXT_MAX]} for row in ex.OPEN_CASE["unmet_indicators"]]}
+    case_id = site.open_case(body)
+    answer = site.browser("admin").get(f"/ui/cases/{case_id}/plan.pdf")
+    assert answer.status_code == 200 and answer.content.startswith(b"%PDF-")
+
+
+def test_a_deadline_moved_to_the_calendars_last_year_leaves_the_case_page_readable():
+    site = Site(today=date(2009, 4, 20))
+    case_id = site.open_case()
+    site.step(case_id, "deadlines/plan_submission/extension",
+              {"new_due_on": "9999-06-01", "reason": "A mistyped year."}, "admin")
+    page = site.browser("admin").get(f"/ui/cases/{case_id}")
+    assert page.status_code == 200 and "1 Jun 9999" in text(page.text)
+
+
+@pytest.mark.parametrize("version", ["²", "٣", "9" * 5_000, "-1", "1.0"])
+def test_a_version_that_is_no_ascii_number_is_answered_with_the_list_and_a_message(site, version):
+    page = site.browser("auditor").get(f"/ui/cases/{site.riverside}/history", params={"version": version})
+    assert page.status_code == 404 and "There is no version" in text(page.text)
+
+
+def test_further_details_are_awaited_until_the_evidence_is_judged_without_them():
+    site = Site(today=date(2009, 7, 2))
+    case_id = site.open_case()
+    for path, body, who in (("plan", ex.PLAN, "organisation"), ("plan/approval", ex.APPROVAL, "lead_reviewer"),
+                            ("evidence", ex.EVIDENCE, "organisation"),
+                            ("evidence/further-details-request", ex.FURTHER_DETAILS_REQUEST, "lead_reviewer")):
+        site.step(case_id, path, body, who)
+    page = text(site.browser("admin").get(f"/ui/cases/{case_id}").text)
+    assert "Awaited." in page
+    site.step(case_id, "evidence/judgement", ex.JUDGEMENT, "lead_reviewer")
+    page = text(site.browser("admin").get(f"/ui/cases/{case_id}").text)
+    assert "Awaited." not in page and "Not given: the evidence was judged without it." in page
 
 
 def test_the_history_shows_every_event_and_the_state_after_a_chosen_version(site):

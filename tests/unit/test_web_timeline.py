@@ -52,3 +52,9 @@ def test_unknown_words_are_escaped():
     odd = {**MET_LATE, "obligation": "<script>alert(1)</script>"}
     svg = draw([odd], start=date(2009, 4, 17), today=date(2009, 5, 25), ended=False)
     assert "<script>" not in svg and "&lt;script&gt;" in svg
+
+
+def test_a_deadline_closed_late_otherwise_than_met_says_how_it_closed():
+    missed = {**MET_LATE, "obligation": "evidence_submission", "closed_on": "2009-05-06", "state": "missed"}
+    svg = draw([missed], start=date(2009, 4, 17), today=date(2009, 5, 25), ended=True)
+    assert "5 days late: due 1 May 2009, missed on 6 May 2009" in svg and "met on" not in svg
