@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import cache
 from typing import Any
 from uuid import UUID
@@ -22,14 +23,29 @@ from infrastructure.web.labels import EVENTS
 from infrastructure.web.pdf import plan_pdf
 from infrastructure.web.timeline import draw
 
-RECORDED = {
-    "open_case": "The site visit was recorded and the case opened.", "submit_plan": "The plan was recorded.",
-    "request_changes": "The request for changes was recorded.", "approve_plan": "The plan was approved.",
-    "submit_evidence": "The evidence was recorded.", "request_further_details": "The request was recorded.",
-    "provide_further_details": "The further details were recorded.",
-    "judge_evidence": "The judgement was recorded.", "award_quality_mark": "The Quality Mark award was recorded.",
-    "extend_deadline": "The deadline was extended.",
+RECORDED = {  # the form's action: (the event it records, what the page then says)
+    "open_case": ("SiteVisitHeld", "The site visit was recorded and the case opened."),
+    "submit_plan": ("PlanSubmitted", "The plan was recorded."),
+    "request_changes": ("ChangesRequested", "The request for changes was recorded."),
+    "approve_plan": ("PlanApproved", "The plan was approved."),
+    "submit_evidence": ("EvidenceSubmitted", "The evidence was recorded."),
+    "request_further_details": ("FurtherDetailsRequested", "The request was recorded."),
+    "provide_further_details": ("FurtherDetailsProvided", "The further details were recorded."),
+    "judge_evidence": ("EvidenceJudged", "The judgement was recorded."),
+    "award_quality_mark": ("QualityMarkAwarded", "The Quality Mark award was recorded."),
+    "extend_deadline": ("DeadlineExtended", "The deadline was extended."),
 }
+
+
+def recorded_message(action: str, history: Sequence[Any], principal: str) -> str:
+    """What a form's redirect (``?recorded=<action>``) has the case page say: only while the
+    case's latest event is what that action records, by this principal. A link made up, or
+    opened again after anyone has acted on the case since, says nothing."""
+    event_type, message = RECORDED.get(action, ("", ""))
+    if not history or type(history[-1]).__name__ != event_type:
+        return ""
+    actor = getattr(history[-1], "actor", None)
+    return message if actor is not None and actor.principal == principal else ""
 
 
 def page_routes(web: Web) -> APIRouter:
@@ -65,12 +81,13 @@ def page_routes(web: Web) -> APIRouter:
     def case_page(request: Request, case_id: str, recorded: str = "") -> Response:
         session = web.auth.require(request)
         case = _readable(web, session.actor, case_id, Action.READ_CASE)
-        view = case_view(case_state(case), case, web.cases.history(case.id), session.actor)
+        history = web.cases.history(case.id)
+        view = case_view(case_state(case), case, history, session.actor)
         ended = case.status.has_ended or case.outcome is not None
         timeline = draw(view.state["deadlines"], start=case.visit_date, today=web.clock(), ended=ended)
         return web.pages.render(
             request, "case.html", session=session, view=view, state=view.state, timeline=timeline,
-            recorded=RECORDED.get(recorded, ""), today=web.clock(),
+            recorded=recorded_message(recorded, history, session.actor.principal), today=web.clock(),
             may_read_history=may(session.actor, Action.READ_HISTORY, case),
         )
 

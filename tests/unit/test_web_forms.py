@@ -82,8 +82,11 @@ def test_the_guidance_example_from_site_visit_to_recommended_through_the_forms(s
         ("SiteVisitHeld", "ces-admin-1"), ("PlanSubmitted", "org-1"), ("ChangesRequested", "reviewer-1"),
         ("PlanSubmitted", "ces-admin-1"), ("PlanApproved", "reviewer-1"), ("EvidenceSubmitted", "ces-admin-1"),
         ("EvidenceJudged", "reviewer-1")]
-    page = text(admin.get(f"{base}?recorded=judge_evidence").text)
+    page = text(reviewer.get(f"{base}?recorded=judge_evidence").text)
     assert "The judgement was recorded." in page and "Recommended on 10 Aug 2009" in page
+    # The banner is the recorder's, while it is true: not another's, not a made-up link's
+    assert "The judgement was recorded." not in text(admin.get(f"{base}?recorded=judge_evidence").text)
+    assert "was recorded" not in text(reviewer.get(f"{base}?recorded=award_quality_mark").text)
 
 
 def test_a_refused_site_visit_shows_each_message_by_its_field_and_keeps_what_was_typed(site):
