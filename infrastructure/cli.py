@@ -8,11 +8,18 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from uuid import UUID
 
+import psycopg
 import structlog
+from eventsourcing.persistence import InterfaceError, OperationalError
 
 from application.errors import ApplicationError
 from domain.errors import CaseError
 from infrastructure import cli_audit, cli_cases, cli_service
+from infrastructure.database import DatabaseUnavailable
+from infrastructure.embedded_postgres import EmbeddedPostgresError, EmbeddedPostgresUnavailable
+from infrastructure.encryption import CipherKeyMismatch
+from infrastructure.settings import SettingsError
+from infrastructure.whole_numbers import whole_number
 
 log = structlog.get_logger(__name__)
 
@@ -32,13 +39,17 @@ def _case_id(text: str) -> UUID:
 
 
 def _workers(text: str) -> int:
-    try:
-        count = int(text)
-    except ValueError:
-        count = 0
+    count = whole_number(text.strip(), max_digits=2) or 0
     if not 1 <= count <= 64:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of processes (1 to 64)")
     return count
+
+
+def _port(text: str) -> int:
+    port = whole_number(text.strip(), max_digits=5)
+    if port is None or not 1 <= port <= 65_535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (1 to 65535)")
+    return port
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the HTTP API with projections kept up to date")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--port", type=_port, default=8000)
     serve.add_argument("--workers", type=_workers, default=None,
                        help="processes answering on the port (default: PQASSO_WORKERS, else 1)")
     serve.set_defaults(handler=cli_service.serve)
@@ -128,6 +139,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as error:
+        reason = why_it_cannot_run(error)
+        if reason is None:
+            raise  # a fault of ours: the whole traceback
+        log.info("command_failed", error=type(error).__name__)
+        sys.stderr.write(f"pqasso: {reason}\n")
+        return 1
+
+
+def why_it_cannot_run(error: BaseException) -> str | None:
+    """One line for a failure of the surroundings, not of the code: a setting, the database
+    (unreachable, not migrated, the wrong key), a folder. None for anything else."""
+    causes = [error]
+    while causes[-1].__cause__ is not None and len(causes) < 10:
+        causes.append(causes[-1].__cause__)
+    if any(isinstance(cause, psycopg.errors.UndefinedTable) for cause in causes):
+        return ("the database has none of this service's tables yet: run `pqasso db migrate` first "
+                f"({_first_line(error)})")
+    if isinstance(error, SettingsError | DatabaseUnavailable | EmbeddedPostgresUnavailable
+                  | EmbeddedPostgresError | CipherKeyMismatch):
+        return _first_line(error)
+    if any(isinstance(cause, psycopg.OperationalError | OperationalError | InterfaceError) for cause in causes):
+        return f"the database cannot be reached: {_first_line(error)}"
+    if isinstance(error, OSError):
+        return _first_line(error)
+    return None
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 if __name__ == "__main__":

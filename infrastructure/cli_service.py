@@ -64,7 +64,11 @@ def _token_store() -> Iterator[TokenStore]:
 
 def tokens_add(args: argparse.Namespace) -> int:
     with _token_store() as store:
-        token = store.add(args.role, args.principal)
+        try:
+            token = store.add(args.role, args.principal)
+        except ValueError as refused:  # a blank or overlong principal, a role no token may carry
+            sys.stderr.write(f"pqasso: {refused}\n")
+            return 1
     sys.stdout.write(token + "\n")
     sys.stderr.write("Keep this token now: only its hash is stored, it cannot be shown again.\n")
     return 0

@@ -80,8 +80,10 @@ def create_database(admin_url: str, name: str, *, exist_ok: bool = False) -> Non
                 return
         try:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        except psycopg.errors.DuplicateDatabase:
-            if not exist_ok:  # lost a race with another process: fine if exist_ok
+        except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+            # Lost a race with another process creating it (two CREATE DATABASEs at once may
+            # also collide on pg_database's unique index): fine if exist_ok.
+            if not exist_ok:
                 raise
             return
     log.info("database_created", dbname=name, server=redact(admin_url))

@@ -164,8 +164,9 @@ class Settings(BaseModel, frozen=True):
     log_level: LogLevel = Field(default="INFO", alias="PQASSO_LOG_LEVEL")
     pool_size: int = Field(default=5, ge=1, alias="PQASSO_POOL_SIZE")
     pool_max_overflow: int = Field(default=10, ge=0, alias="PQASSO_POOL_MAX_OVERFLOW")
-    # Whole seconds: eventsourcing parses POSTGRES_LOCK_TIMEOUT with int().
-    lock_timeout: int = Field(default=5, ge=0, alias="PQASSO_LOCK_TIMEOUT")
+    # Whole seconds: eventsourcing parses POSTGRES_LOCK_TIMEOUT with int(); 0 waits for ever;
+    # PostgreSQL's lock_timeout holds at most 2,147,483,647 ms.
+    lock_timeout: int = Field(default=5, ge=0, le=2_147_483, alias="PQASSO_LOCK_TIMEOUT")
     # Browsers keep Secure cookies over plain http only on localhost: turn this off to sign in
     # to the pages over plain http from another machine (better: put TLS in front).
     secure_cookies: bool = Field(default=True, alias="PQASSO_SECURE_COOKIES")

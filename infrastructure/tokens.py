@@ -24,6 +24,7 @@ from psycopg.rows import dict_row
 from domain.errors import CaseError
 from domain.participants import Actor, Role
 from infrastructure.connection_pools import ConnectionPool
+from infrastructure.whole_numbers import whole_number
 
 log = structlog.get_logger(__name__)
 
@@ -78,8 +79,7 @@ def _checked_actor(role: str | Role, principal: str) -> Actor:
 
 def _as_id(token_id: int | str) -> int | None:
     """Token ids as typed on the command line; None for anything that cannot be one."""
-    text = str(token_id).strip()
-    return int(text) if text.isdigit() and len(text) < 19 else None
+    return whole_number(str(token_id).strip(), max_digits=18)
 
 
 def create_table(conn: psycopg.Connection) -> None:

@@ -25,3 +25,34 @@ def test_pqasso_deadlines_run_for_a_day_after_today_is_refused_before_connecting
 def test_pqasso_upcoming_refuses_a_look_ahead_out_of_range_before_connecting(capsys, on, days):
     assert cli.main(["upcoming", "--on", on.isoformat(), "--days", str(days)]) == 1
     assert "days" in capsys.readouterr().err
+
+
+def test_a_bad_setting_is_one_line_naming_the_variable_not_a_traceback(capsys, monkeypatch):
+    monkeypatch.setenv("PQASSO_POOL_SIZE", "abc")
+    assert cli.main(["overdue"]) == 1
+    err = capsys.readouterr().err
+    assert "pqasso: invalid configuration: PQASSO_POOL_SIZE" in err and "Traceback" not in err
+
+
+def test_a_lock_timeout_postgresql_cannot_hold_is_a_bad_setting(capsys, monkeypatch):
+    monkeypatch.setenv("PQASSO_LOCK_TIMEOUT", "3000000")
+    assert cli.main(["overdue"]) == 1
+    assert "PQASSO_LOCK_TIMEOUT" in capsys.readouterr().err
+
+
+def test_an_unreachable_database_is_one_line(capsys, monkeypatch):
+    monkeypatch.setenv("PQASSO_DATABASE_URL", "postgresql://postgres@127.0.0.1:1/nowhere")
+    assert cli.main(["overdue"]) == 1
+    err = capsys.readouterr().err
+    assert "pqasso: cannot connect to PQASSO_DATABASE_URL" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("port", ["99999", "0", "-1", "²", "http"])
+def test_serve_refuses_a_port_that_is_none_before_starting_anything(capsys, port):
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["serve", "--port", port])
+    assert exited.value.code == 2 and "is not a TCP port" in capsys.readouterr().err
+
+
+def test_a_fault_of_ours_still_shows_its_traceback():
+    assert cli.why_it_cannot_run(KeyError("a bug")) is None
