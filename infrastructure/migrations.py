@@ -150,8 +150,8 @@ def _event_hash_chain(conn: Conn, _url: str, names: Names) -> None:
 
 def _append_routines(conn: Conn, _url: str, names: Names) -> None:
     # The append functions and procedures. The recorder's create_table() makes them too (a
-    # database made by step 1 from now on has them already): CREATE OR REPLACE, so steps 8
-    # and 10 are the same either way.
+    # database made by step 1 from now on has them already): CREATE OR REPLACE, so steps 8,
+    # 10 and 11 are the same either way.
     for statement in [*append_function_statements(names.schema, names.events),
                       *append_procedure_statements(names.schema, names.events)]:
         conn.execute(statement)
@@ -170,6 +170,8 @@ STEPS: tuple[Step, ...] = (
     Step(9, "web sessions, shared by every server process (hashes only)", _web_sessions),
     Step(10, "event store: append functions, and a procedure for one event (a save in one statement)",
          _append_routines),
+    Step(11, "event store: a save links to its case's hash at the version just before it, or fails "
+             "(no gap in a case's versions)", _append_routines),
 )
 
 

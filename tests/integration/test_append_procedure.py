@@ -326,3 +326,26 @@ def test_a_save_prepares_its_statement_again_if_the_server_forgot_it(
     assert [e.originator_version for e in recorder.select_events(case)] == [1, 2]
     saves = [s for s in statements if s.startswith(SELECT_ONE_PREFIX)]
     assert len(saves) == 2 and all("$5::bytea" in s and "%s" not in s for s in saves), saves
+
+
+@pytest.mark.parametrize("flush_outside_lock", ["never", "always"])
+def test_a_save_after_a_version_the_store_does_not_hold_is_refused_as_a_version_taken(
+    recorder: CasesRecorder, fresh_migrated_url: str, flush_outside_lock: FlushOutsideLock
+) -> None:
+    """A process that read events a crash then lost (they were visible before they were on
+    disk: the procedure flushes outside the lock) must not record after them: its save
+    finds no hash at the version before its own and fails, as on a version taken, so the
+    command runs again on the case as it is stored."""
+    recorder.flush_outside_lock = flush_outside_lock
+    case = uuid4()
+    recorder.insert_events([event(case, 1)])
+    for batch in ([event(case, 3)], [event(case, 3), event(case, 4)]):
+        with pytest.raises(IntegrityError):
+            recorder.insert_events(batch)
+    assert [e.originator_version for e in recorder.select_events(case)] == [1]
+    recorder.insert_events([event(case, 2)])
+    recorder.insert_events([event(case, 3), event(case, 4)])
+    assert [e.originator_version for e in recorder.select_events(case)] == [1, 2, 3, 4]
+    rows = hash_rows(fresh_migrated_url, case)
+    assert [v for v, _, _ in rows] == [1, 2, 3, 4] and rows[0][1] == GENESIS
+    assert all(rows[i][1] == rows[i - 1][2] for i in range(1, 4))  # each links to the one before
