@@ -100,29 +100,20 @@ class EventChain:
 
     def previous(self, originator_id: str, version: str, *, table: sql.Composable | None = None
                  ) -> sql.Composed:
-        """SQL for the case's latest stored hash before ``version`` (genesis if none), from the
-        hash table or another ``table`` with the same three columns."""
-        return sql.SQL(
-            "coalesce((SELECT h.hash FROM {table} h WHERE h.originator_id = {id} "
-            "AND h.originator_version < {version} "
-            "ORDER BY h.originator_version DESC LIMIT 1), {genesis})"
-        ).format(table=self.table if table is None else table, id=sql.SQL(originator_id),
-                 version=sql.SQL(version), genesis=_GENESIS_LITERAL)
-
-    def linked_previous(self, originator_id: str, version: str) -> sql.Composed:
-        """SQL for the hash a new event at ``version`` links to: the case's hash at exactly
-        ``version - 1``; genesis for a case's first event. Where the case has hashes but not
-        that one (a gap: a save decided on a version the store does not hold, as after a crash
-        lost events another process had already read), an empty value, which the table's
-        CHECK on ``previous_hash`` refuses: the save fails as on a version taken, and the
-        command runs again on the case as it is stored. One index probe, as ``previous``."""
+        """SQL for the hash a new event at ``version`` links to, from the hash table or another
+        ``table`` with the same three columns: the case's hash at exactly ``version - 1``;
+        genesis for a case's first event. Where the case has hashes but not that one (a gap: a
+        save decided on a version the store does not hold, as after a crash lost events another
+        process had already read), an empty value, which the hash table's CHECK on
+        ``previous_hash`` refuses: the save fails as on a version taken, and the command runs
+        again on the case as it is stored. One index probe."""
         return sql.SQL(
             "coalesce((SELECT CASE WHEN h.originator_version = {version} - 1 THEN h.hash "
             "ELSE ''::bytea END FROM {table} h WHERE h.originator_id = {id} "
             "AND h.originator_version < {version} "
             "ORDER BY h.originator_version DESC LIMIT 1), {genesis})"
-        ).format(table=self.table, id=sql.SQL(originator_id), version=sql.SQL(version),
-                 genesis=_GENESIS_LITERAL)
+        ).format(table=self.table if table is None else table, id=sql.SQL(originator_id),
+                 version=sql.SQL(version), genesis=_GENESIS_LITERAL)
 
     def plpgsql(self, ids: str, versions: str, digests: str, count: str
                 ) -> tuple[sql.Composed, sql.Composed]:
@@ -154,7 +145,7 @@ class EventChain:
         ).format(count=sql.SQL(count), table=self.table, ids=sql.SQL(ids),
                  versions=sql.SQL(versions), digests=sql.SQL(digests),
                  one=self.plpgsql_one(f"{ids}[1]", f"{versions}[1]", f"{digests}[1]"),
-                 next=self.linked_previous("chain_row.id", "chain_row.version"))
+                 next=self.previous("chain_row.id", "chain_row.version"))
         return declarations, statements
 
     def plpgsql_one(self, originator_id: str, version: str, digest: str) -> sql.Composed:
@@ -165,7 +156,7 @@ class EventChain:
             "INSERT INTO {table} (originator_id, originator_version, previous_hash, hash) "
             "SELECT {id}, {version}, link.previous, pg_catalog.sha256({digest} || link.previous) "
             "FROM (SELECT {previous} AS previous) AS link;"
-        ).format(previous=self.linked_previous(originator_id, version), table=self.table,
+        ).format(previous=self.previous(originator_id, version), table=self.table,
                  id=sql.SQL(originator_id), version=sql.SQL(version), digest=sql.SQL(digest))
 
     @staticmethod

@@ -19,7 +19,7 @@ from pydantic import TypeAdapter
 from application.authorization import Action
 from application.cases import QualityMarkCases
 from application.views import case_state, history_item
-from domain.deadlines import LOOK_AHEAD_MAX_DAYS, last_day_ahead
+from domain.deadlines import LOOK_AHEAD_MAX_DAYS
 from infrastructure.http.answers import CaseState, Health, HistoryItem, OverdueItem, UpcomingItem
 from infrastructure.http.auth import Caller, may, may_on_case
 from infrastructure.http.fields import Day
@@ -86,9 +86,9 @@ def query_routes(
         """Admin, auditor and reporting: open obligations due within ``days`` of ``on``."""
         if upcoming_json is None:
             raise ApiProblem(503, "The upcoming-deadlines read model is not available.", slug="unavailable")
-        day = on or clock()
-        last_day_ahead(day, days)  # a look ahead past the calendar's end: 422, before any read
-        return await _json_answer(upcoming_json, day, days)
+        # A look ahead past the calendar's end: the read model's last_day_ahead refuses it
+        # (InvalidInput: 422 on days) before it reads anything.
+        return await _json_answer(upcoming_json, on or clock(), days)
 
     @router.get("/health", response_model=Health, tags=["service"],
                 responses=error_responses(503), summary="Liveness, database and projection lag")

@@ -27,24 +27,18 @@ def test_pqasso_upcoming_refuses_a_look_ahead_out_of_range_before_connecting(cap
     assert "days" in capsys.readouterr().err
 
 
-def test_a_bad_setting_is_one_line_naming_the_variable_not_a_traceback(capsys, monkeypatch):
-    monkeypatch.setenv("PQASSO_POOL_SIZE", "abc")
+@pytest.mark.parametrize(("variable", "value", "said"), [
+    ("PQASSO_POOL_SIZE", "abc", "pqasso: invalid configuration: PQASSO_POOL_SIZE"),
+    # a lock timeout PostgreSQL cannot hold is a bad setting too
+    ("PQASSO_LOCK_TIMEOUT", "3000000", "pqasso: invalid configuration: PQASSO_LOCK_TIMEOUT"),
+    ("PQASSO_DATABASE_URL", "postgresql://postgres@127.0.0.1:1/nowhere",
+     "pqasso: cannot connect to PQASSO_DATABASE_URL"),
+], ids=["a bad setting", "a lock timeout out of range", "an unreachable database"])
+def test_what_stops_a_command_is_one_line_naming_it_not_a_traceback(capsys, monkeypatch, variable, value, said):
+    monkeypatch.setenv(variable, value)
     assert cli.main(["overdue"]) == 1
     err = capsys.readouterr().err
-    assert "pqasso: invalid configuration: PQASSO_POOL_SIZE" in err and "Traceback" not in err
-
-
-def test_a_lock_timeout_postgresql_cannot_hold_is_a_bad_setting(capsys, monkeypatch):
-    monkeypatch.setenv("PQASSO_LOCK_TIMEOUT", "3000000")
-    assert cli.main(["overdue"]) == 1
-    assert "PQASSO_LOCK_TIMEOUT" in capsys.readouterr().err
-
-
-def test_an_unreachable_database_is_one_line(capsys, monkeypatch):
-    monkeypatch.setenv("PQASSO_DATABASE_URL", "postgresql://postgres@127.0.0.1:1/nowhere")
-    assert cli.main(["overdue"]) == 1
-    err = capsys.readouterr().err
-    assert "pqasso: cannot connect to PQASSO_DATABASE_URL" in err and "Traceback" not in err
+    assert said in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("port", ["99999", "0", "-1", "²", "http"])
